@@ -1,0 +1,58 @@
+// Read-only memory-mapped files: weights are used in place, never copied.
+// `populate` prefaults every page at open (MAP_POPULATE), which keeps page
+// faults out of timed decode; `lock_in_memory` copies the file to anonymous
+// memory instead, for machines where the page cache is evicted under load.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+
+namespace leanlm {
+
+class MappedFile {
+ public:
+  enum class Mode { kMap, kMapPopulate, kLoadIntoMemory };
+  static Result<std::shared_ptr<MappedFile>> Open(const std::string& path, Mode mode = Mode::kMap);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  MappedFile() = default;
+  std::string path_;
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  bool mapped_ = false;
+};
+
+// Reads a whole (small) file into a string: config.json, tokenizer files.
+Result<std::string> ReadTextFile(const std::string& path, size_t max_bytes = size_t{1} << 30);
+
+// Writes a file atomically: to PATH.tmp, fsync, then rename over PATH, so a
+// crash or error never leaves a half-written PATH.
+class AtomicFileWriter {
+ public:
+  static Result<std::unique_ptr<AtomicFileWriter>> Create(const std::string& path);
+  ~AtomicFileWriter();  // removes the temporary file unless Commit() succeeded
+  Status Write(const void* data, size_t n);
+  Status WriteZeros(size_t n);
+  uint64_t offset() const { return offset_; }
+  Status Commit();
+
+ private:
+  AtomicFileWriter() = default;
+  std::string path_, tmp_path_;
+  int fd_ = -1;
+  uint64_t offset_ = 0;
+  bool committed_ = false;
+};
+
+}  // namespace leanlm

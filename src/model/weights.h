@@ -1,0 +1,36 @@
+// The weights of a LLaMA-family model as views, bound by llama.cpp's tensor
+// names (token_embd, blk.N.attn_q, ...) from whatever file they came from.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/tensor.h"
+#include "model/config.h"
+
+namespace leanlm {
+
+using TensorMap = std::map<std::string, TensorView>;
+
+struct LayerWeights {
+  TensorView attn_norm;                 // (n_embd)
+  TensorView wq, wk, wv, wo;            // ne {n_embd, q_dim}, {n_embd, kv_dim} x2, {q_dim, n_embd}
+  TensorView bq, bk, bv;                // optional biases (q_dim), (kv_dim) x2
+  TensorView ffn_norm;                  // (n_embd)
+  TensorView ffn_gate, ffn_up;          // ne {n_embd, n_ff}
+  TensorView ffn_down;                  // ne {n_ff, n_embd}
+};
+
+struct ModelWeights {
+  TensorView token_embd;   // ne {n_embd, n_vocab}
+  TensorView output_norm;  // (n_embd)
+  TensorView output;       // ne {n_embd, n_vocab}; == token_embd when tied
+  std::vector<LayerWeights> layers;
+};
+
+// Binds views by GGUF name and checks every shape against the config; an
+// error names the tensor, its shape and the shape expected.
+Result<ModelWeights> BindWeights(const ModelConfig& config, const TensorMap& tensors, const std::string& source);
+
+}  // namespace leanlm

@@ -1,0 +1,16 @@
+// y = x · Wᵀ for a weight W with ne {k, m} (m rows of k) of any registered
+// type and n activation rows x (n × k, F32): y is n × m. n == 1 is decode
+// (matrix-vector, bound by memory bandwidth); n > 1 is prompt processing
+// (matrix-matrix, bound by FMA throughput). Multithreaded over the pool.
+#pragma once
+
+#include <cstdint>
+
+#include "base/tensor.h"
+#include "base/thread_pool.h"
+
+namespace leanlm {
+
+void MatMul(const TensorView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+
+}  // namespace leanlm
