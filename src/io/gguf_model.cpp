@@ -106,23 +106,23 @@ Status FitLlama3(const std::vector<float>& f, ModelConfig& c, const std::string&
     if (!(a > 0)) return bad;
     low = -b * orig / a;
     high = low + orig / a;
+  } else if (n_mid == 1) {
+    // One blended frequency m pins low + s (high - low) = orig / w_m; pick
+    // high mid-way in the range that keeps the neighbours on their sides.
+    const double x = orig / wavelen(n_high), s = smooth(n_high);
+    if (!(s > 0 && s < 1)) return bad;
+    double upper = x / s;                                                  // keeps low > 0
+    if (n_high > 0) upper = std::min(upper, orig / wavelen(n_high - 1));   // previous stays unscaled
+    if (first_low < n) upper = std::min(upper, (x - (1 - s) * orig / wavelen(first_low)) / s);  // next stays scaled
+    high = (x + upper) / 2;
+    low = (x - s * high) / (1 - s);
   } else {
-    // Few blended frequencies: put the thresholds inside the gaps between
-    // neighbouring wavelengths (at a fraction of the log distance; a third
-    // apart when both fall in the same gap).
-    auto in_gap = [&](size_t k, double t) {
-      const double lo = k == 0 ? wavelen(0) / 4 : wavelen(k - 1);
-      const double hi = k == n ? wavelen(n - 1) * 4 : wavelen(k);
-      return std::exp(std::log(lo) + t * (std::log(hi) - std::log(lo)));
-    };
-    const bool same_gap = n_mid == 0;
-    high = orig / in_gap(n_high, same_gap ? 1.0 / 3 : 0.5);
-    if (n_mid == 1) {
-      const double s = smooth(n_high);
-      low = (orig / wavelen(n_high) - s * high) / (1 - s);
-    } else {
-      low = orig / in_gap(first_low, same_gap ? 2.0 / 3 : 0.5);
-    }
+    // No blended frequency: both thresholds lie in the gap between the last
+    // unscaled and the first scaled wavelength (a third apart, in log scale).
+    const double lo = n_high == 0 ? wavelen(0) / 4 : wavelen(n_high - 1);
+    const double hi = wavelen(n_high);
+    high = orig / std::exp(std::log(lo) + (std::log(hi) - std::log(lo)) / 3);
+    low = orig / std::exp(std::log(lo) + 2 * (std::log(hi) - std::log(lo)) / 3);
   }
   if (!(low > 0) || !(high > low) || !std::isfinite(high)) return bad;
   c.rope_scaling = RopeScaling::kLlama3;

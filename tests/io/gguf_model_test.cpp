@@ -269,9 +269,11 @@ TEST(GgufModel, Llama3ScalingFromRopeFreqsTensor) {
 TEST(GgufModel, Llama3FitFewFrequencies) {
   TempDir tmp;
   FakeTensors t;
-  // (original context, high_freq_factor): 0, 1 and 2 blended frequencies,
-  // everything scaled, nothing scaled.
-  const std::pair<int64_t, float> cases[] = {{256, 1.5f}, {256, 40}, {1024, 40}, {4, 1.5f}, {1000000, 1.5f}};
+  // (original context, high_freq_factor): 0, 1 (with and without an
+  // unscaled neighbour) and 2 blended frequencies, everything scaled,
+  // nothing scaled.
+  const std::pair<int64_t, float> cases[] = {{256, 1.5f}, {256, 40},  {16, 4},
+                                             {1024, 40},  {4, 1.5f},  {1000000, 1.5f}};
   for (auto [orig, high] : cases) {
     ModelConfig c = SmallLlama();
     c.head_dim = 8;
