@@ -5,10 +5,9 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
-#include <set>
 #include <utility>
 
-#include <nlohmann/json.hpp>
+#include "io/strict_json.h"
 
 namespace leanlm {
 namespace {
@@ -52,74 +51,6 @@ uint64_t ReadLe64(const uint8_t* p) {
   return v;
 }
 
-// Names may contain anything but must print readably in messages.
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (unsigned char c : s.substr(0, 200)) {
-    if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (s.size() > 200) out += "...";
-  return out + "'";
-}
-
-// The deepest bracket nesting outside strings. A header needs 3 levels;
-// checking before parsing keeps a "[[[[..." bomb from building a deep tree.
-int MaxNesting(const char* p, size_t n) {
-  int depth = 0, max_depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < n; ++i) {
-    const char c = p[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      max_depth = std::max(max_depth, ++depth);
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return max_depth;
-}
-
-// Parses JSON text, rejecting duplicate keys in any object (nlohmann keeps
-// the last silently; two tensors with one name must not pass).
-Result<Json> ParseJsonStrict(const char* p, size_t n, const std::string& what, uint64_t base_offset) {
-  std::vector<std::set<std::string>> open_objects;
-  std::string duplicate;
-  auto callback = [&](int /*depth*/, Json::parse_event_t event, Json& parsed) {
-    if (event == Json::parse_event_t::object_start) {
-      open_objects.emplace_back();
-    } else if (event == Json::parse_event_t::object_end) {
-      if (!open_objects.empty()) open_objects.pop_back();
-    } else if (event == Json::parse_event_t::key && !open_objects.empty() && duplicate.empty()) {
-      const std::string& key = parsed.get_ref<const std::string&>();
-      if (!open_objects.back().insert(key).second) duplicate = key;
-    }
-    return true;
-  };
-  try {
-    Json j = Json::parse(p, p + n, callback);
-    if (!duplicate.empty()) return Status::Error(what + ": duplicate key " + Quote(duplicate));
-    return j;
-  } catch (const Json::parse_error& e) {
-    return Status::Error(what + ": malformed JSON near byte " + std::to_string(base_offset + e.byte) + ": " +
-                         e.what());
-  } catch (const std::exception& e) {
-    return Status::Error(what + ": malformed JSON: " + e.what());
-  }
-}
-
 Result<uint64_t> ReadUnsigned(const Json& v, const std::string& what) {
   if (!v.is_number_unsigned()) return Status::Error(what + " must be a non-negative integer, got " + v.dump());
   const uint64_t x = v.get<uint64_t>();
@@ -131,12 +62,12 @@ Result<uint64_t> ReadUnsigned(const Json& v, const std::string& what) {
 
 Status ParseTensorEntry(const std::string& name, const Json& info, const std::string& source, uint64_t data_size,
                         SafetensorsTensor& t, uint64_t& begin, uint64_t& end) {
-  const std::string where = source + ": tensor " + Quote(name);
+  const std::string where = source + ": tensor " + QuoteForMessage(name);
   if (!info.is_object()) return Status::Error(where + ": entry must be an object");
   for (const auto& [key, value] : info.items()) {
     (void)value;
     if (key != "dtype" && key != "shape" && key != "data_offsets") {
-      return Status::Error(where + ": unexpected field " + Quote(key));
+      return Status::Error(where + ": unexpected field " + QuoteForMessage(key));
     }
   }
   for (const char* key : {"dtype", "shape", "data_offsets"}) {
@@ -145,7 +76,7 @@ Status ParseTensorEntry(const std::string& name, const Json& info, const std::st
   const Json& dtype = info["dtype"];
   if (!dtype.is_string()) return Status::Error(where + ": dtype must be a string");
   const int d = FindDtype(dtype.get<std::string>());
-  if (d < 0) return Status::Error(where + ": unknown dtype " + Quote(dtype.get<std::string>()));
+  if (d < 0) return Status::Error(where + ": unknown dtype " + QuoteForMessage(dtype.get<std::string>()));
   t.name = name;
   t.dtype = kDtypes[d].name;
   t.type = kDtypes[d].type;
@@ -198,8 +129,8 @@ int64_t SafetensorsTensor::elements() const {
 }
 
 Result<TensorView> SafetensorsTensor::View(const std::string& source) const {
-  const std::string where = source + ": tensor " + Quote(name);
-  if (!type) return Status::Error(source + ": unsupported dtype " + dtype + " for tensor " + Quote(name));
+  const std::string where = source + ": tensor " + QuoteForMessage(name);
+  if (!type) return Status::Error(source + ": unsupported dtype " + dtype + " for tensor " + QuoteForMessage(name));
   if (shape.size() > 4) {
     return Status::Error(where + ": " + std::to_string(shape.size()) + " dimensions (at most 4 supported)");
   }
@@ -232,14 +163,7 @@ Result<SafetensorsFile> ParseSafetensors(const uint8_t* data, size_t size, const
   }
   const char* header = reinterpret_cast<const char*>(data + 8);
   if (n < 2 || header[0] != '{') return Status::Error(source + ": header at offset 8 must start with '{'");
-  // JSON text never holds a raw NUL; nlohmann would stop reading there and
-  // ignore the rest, so a header could hide bytes after one.
-  if (const void* nul = std::memchr(header, 0, n)) {
-    return Status::Error(source + ": NUL byte in the header at offset " +
-                         std::to_string(8 + (static_cast<const char*>(nul) - header)));
-  }
-  if (MaxNesting(header, n) > 8) return Status::Error(source + ": header JSON is nested too deeply");
-  LEANLM_ASSIGN_OR_RETURN(const Json root, ParseJsonStrict(header, n, source + ": header", 8));
+  LEANLM_ASSIGN_OR_RETURN(const Json root, ParseStrictJson(std::string_view(header, n), source + ": header", 8, 8));
   if (!root.is_object()) return Status::Error(source + ": header must be a JSON object");
 
   SafetensorsFile file;
@@ -257,7 +181,7 @@ Result<SafetensorsFile> ParseSafetensors(const uint8_t* data, size_t size, const
       if (!value.is_object()) return Status::Error(source + ": __metadata__ must be an object of strings");
       for (const auto& [mkey, mvalue] : value.items()) {
         if (!mvalue.is_string()) {
-          return Status::Error(source + ": __metadata__ value for " + Quote(mkey) + " must be a string");
+          return Status::Error(source + ": __metadata__ value for " + QuoteForMessage(mkey) + " must be a string");
         }
         file.metadata_[mkey] = mvalue.get<std::string>();
       }
@@ -280,12 +204,12 @@ Result<SafetensorsFile> ParseSafetensors(const uint8_t* data, size_t size, const
     const Span& s = spans[i];
     const std::string& name = file.tensors_[s.index].name;
     if (s.begin < expected_begin) {
-      return Status::Error(source + ": tensor " + Quote(name) + " at data offset " + std::to_string(s.begin) +
-                           " overlaps tensor " + Quote(file.tensors_[spans[i - 1].index].name));
+      return Status::Error(source + ": tensor " + QuoteForMessage(name) + " at data offset " + std::to_string(s.begin) +
+                           " overlaps tensor " + QuoteForMessage(file.tensors_[spans[i - 1].index].name));
     }
     if (s.begin > expected_begin) {
       return Status::Error(source + ": " + std::to_string(s.begin - expected_begin) +
-                           " unused bytes before tensor " + Quote(name) + " at data offset " +
+                           " unused bytes before tensor " + QuoteForMessage(name) + " at data offset " +
                            std::to_string(expected_begin));
     }
     expected_begin = s.end;
@@ -345,14 +269,14 @@ Status WriteSafetensors(const std::string& path, const std::map<std::string, Ten
   for (const auto& [name, view] : tensors) {
     const int d = FindDtype(view.type);
     if (d < 0) {
-      return Status::Error(path + ": cannot store " + TypeName(view.type) + " tensor " + Quote(name) +
+      return Status::Error(path + ": cannot store " + TypeName(view.type) + " tensor " + QuoteForMessage(name) +
                            " in safetensors (F32, F16, BF16 and integer types only)");
     }
     if (view.n_dims < 1 || view.n_dims > 4 || view.data == nullptr) {
-      return Status::Error(path + ": tensor " + Quote(name) + " is not a valid view");
+      return Status::Error(path + ": tensor " + QuoteForMessage(name) + " is not a valid view");
     }
     Result<size_t> bytes = TensorBytes(view.type, view.ne.data(), view.n_dims);
-    if (!bytes.ok()) return bytes.status().WithContext(path + ": tensor " + Quote(name));
+    if (!bytes.ok()) return bytes.status().WithContext(path + ": tensor " + QuoteForMessage(name));
     entries.push_back({&name, &view, d, *bytes});
   }
   std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {

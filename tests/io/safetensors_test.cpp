@@ -310,7 +310,7 @@ std::vector<BadCase> BadCases() {
   c.push_back({"leading space", Image(" {}", ""), "must start with '{'"});
   c.push_back({"truncated JSON", Image(good.substr(0, good.size() - 1), d16), "malformed JSON"});
   c.push_back({"trailing garbage", Image(good + "x", d16), "malformed JSON"});
-  c.push_back({"NUL padding", Image(good + std::string(3, '\0'), d16), "NUL byte in the header at offset 63"});
+  c.push_back({"NUL padding", Image(good + std::string(3, '\0'), d16), "header: NUL byte at offset 63"});
   c.push_back({"missing dtype", Image(R"({"a":{"shape":[4],"data_offsets":[0,16]}})", d16), "missing field 'dtype'"});
   c.push_back({"missing shape", Image(R"({"a":{"dtype":"F32","data_offsets":[0,16]}})", d16), "missing field 'shape'"});
   c.push_back({"missing offsets", Image(R"({"a":{"dtype":"F32","shape":[4]}})", d16), "missing field 'data_offsets'"});
@@ -355,7 +355,7 @@ std::vector<BadCase> BadCases() {
   c.push_back({"metadata not object", Image(R"({"__metadata__":[]})", ""), "__metadata__ must be an object"});
   c.push_back({"metadata value not string", Image(R"({"__metadata__":{"a":1}})", ""), "must be a string"});
   c.push_back({"deep nesting", Image("{\"a\":" + std::string(5000, '[') + std::string(5000, ']') + "}", ""),
-               "nested too deeply"});
+               "nested deeper than 8"});
   return c;
 }
 
