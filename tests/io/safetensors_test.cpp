@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -16,10 +17,18 @@
 namespace leanlm {
 namespace {
 
+// A fresh directory, removed when the test program exits.
 std::string TempDir() {
+  struct Dirs {
+    std::vector<std::string> paths;
+    ~Dirs() {
+      for (const std::string& p : paths) std::filesystem::remove_all(p);
+    }
+  };
+  static Dirs dirs;
   std::string tmpl = ::testing::TempDir() + "safetensors_test_XXXXXX";
-  char* dir = mkdtemp(tmpl.data());
-  EXPECT_NE(dir, nullptr);
+  EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
+  dirs.paths.push_back(tmpl);
   return tmpl;
 }
 
