@@ -38,18 +38,28 @@ Status ByteBpeTokenizer::InitAlgorithm() {
 
   for (int b = 0; b < 256; ++b) byte_tokens_[b] = TextToken(ByteToByteLevel(static_cast<uint8_t>(b)));
 
-  // Validate() checked that every merge names two tokens whose join is a token.
-  merges_.reserve(vocab_.merges.size());
+  merges_ = PairMap<Merge>(vocab_.merges.size());
   std::string joined;
   for (size_t rank = 0; rank < vocab_.merges.size(); ++rank) {
     const std::string& merge = vocab_.merges[rank];
-    const size_t space = merge.find(' ', 1);
+    // As llama.cpp: the separator is the first space after the first byte.
+    const size_t space = merge.size() > 1 ? merge.find(' ', 1) : std::string::npos;
+    if (space == std::string::npos || space + 1 >= merge.size()) {
+      return Status::Error("vocabulary: merge " + std::to_string(rank) + " is not two tokens separated by a space");
+    }
     const std::string_view left(merge.data(), space), right(merge.data() + space + 1, merge.size() - space - 1);
     joined.assign(left).append(right);
     const int32_t left_id = TextToken(left), right_id = TextToken(right), result = TextToken(joined);
-    // Pairs of control tokens never meet in text: nothing to merge.
-    if (left_id < 0 || right_id < 0 || result < 0) continue;
-    merges_.emplace(PairKey(left_id, right_id), Merge{static_cast<int32_t>(rank), result});  // first rank wins
+    if (left_id < 0 || right_id < 0 || result < 0) {
+      for (std::string_view part : {left, right, std::string_view(joined)}) {
+        if (TokenId(part) < 0) {
+          return Status::Error("vocabulary: merge " + std::to_string(rank) + " refers to '" +
+                               std::string(part.substr(0, 40)) + "', which is not in the vocabulary");
+        }
+      }
+      continue;  // involves a control/byte token, which text never produces: nothing to merge
+    }
+    merges_.Insert(PairKey(left_id, right_id), Merge{static_cast<int32_t>(rank), result});  // first rank wins
   }
   return Status::Ok();
 }
@@ -93,9 +103,9 @@ void ByteBpeTokenizer::EncodePiece(std::string_view piece, std::vector<int32_t>&
     if (left < 0 || right < 0) return;
     const int32_t left_id = symbols[left].id, right_id = symbols[right].id;
     if (left_id < 0 || right_id < 0) return;
-    auto it = merges_.find(PairKey(left_id, right_id));
-    if (it == merges_.end()) return;
-    queue.push({it->second.rank, left, right, left_id, right_id, it->second.result});
+    const Merge* merge = merges_.Find(PairKey(left_id, right_id));
+    if (merge == nullptr) return;
+    queue.push({merge->rank, left, right, left_id, right_id, merge->result});
   };
   for (int32_t i = 0; i + 1 < n; ++i) try_add(i, i + 1);
 

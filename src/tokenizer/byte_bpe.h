@@ -6,9 +6,9 @@
 
 #include <array>
 #include <memory>
-#include <unordered_map>
 
 #include "tokenizer/pretokenizer.h"
+#include "tokenizer/token_index.h"
 #include "tokenizer/tokenizer.h"
 
 namespace leanlm {
@@ -34,7 +34,7 @@ class ByteBpeTokenizer final : public Tokenizer {
   void EncodePiece(std::string_view piece, std::vector<int32_t>& out) const;
 
   std::unique_ptr<PreTokenizer> pre_;
-  std::unordered_map<uint64_t, Merge> merges_;  // (left id, right id) -> merge
+  PairMap<Merge> merges_;                       // (left id, right id) -> merge
   std::array<int32_t, 256> byte_tokens_{};      // token of each byte's byte-level character, -1 if none
 };
 

@@ -59,7 +59,8 @@ Tokenizer::Tokenizer(VocabData vocab) : vocab_(std::move(vocab)) {}
 Tokenizer::~Tokenizer() = default;
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::Create(VocabData vocab) {
-  LEANLM_RETURN_IF_ERROR(vocab.Validate("vocabulary"));
+  // The byte-level tokenizer checks the merges as it builds its table.
+  LEANLM_RETURN_IF_ERROR(vocab.ValidateExceptMerges("vocabulary"));
   std::unique_ptr<Tokenizer> tokenizer;
   if (vocab.model == "llama") {
     tokenizer = std::make_unique<SpmTokenizer>(std::move(vocab));
@@ -75,8 +76,8 @@ Status Tokenizer::Init() {
   types_.resize(n);
   for (int32_t id = 0; id < n; ++id) types_[id] = vocab_.type(id);
 
-  all_tokens_.reserve(n);
-  for (int32_t id = 0; id < n; ++id) all_tokens_.emplace(vocab_.tokens[id], id);
+  all_tokens_ = TokenIndex(&vocab_.tokens, n);
+  for (int32_t id = 0; id < n; ++id) all_tokens_.Add(id);
 
   // End-of-turn tokens found by text become control tokens, as in llama.cpp.
   end_of_generation_.assign(n, false);
@@ -99,14 +100,14 @@ Status Tokenizer::Init() {
   if (vocab_.eos_id >= 0) end_of_generation_[vocab_.eos_id] = true;
   if (vocab_.eot_id >= 0) end_of_generation_[vocab_.eot_id] = true;
 
-  text_tokens_.reserve(n);
+  text_tokens_ = TokenIndex(&vocab_.tokens, n);
   special_ = std::make_unique<SpecialMatcher>();
   for (int32_t id = 0; id < n; ++id) {
     const std::string& text = vocab_.tokens[id];
     if (text.empty()) continue;
     const TokenType t = types_[id];
     if (t != TokenType::kControl && t != TokenType::kUnknown && t != TokenType::kByte) {
-      text_tokens_.emplace(text, id);
+      text_tokens_.Add(id);
     }
     if (t == TokenType::kControl || t == TokenType::kUnknown || t == TokenType::kUserDefined) {
       special_->Insert(text, id);
@@ -124,15 +125,9 @@ Status Tokenizer::Init() {
   return Status::Ok();
 }
 
-int32_t Tokenizer::TokenId(std::string_view text) const {
-  auto it = all_tokens_.find(text);
-  return it == all_tokens_.end() ? -1 : it->second;
-}
+int32_t Tokenizer::TokenId(std::string_view text) const { return all_tokens_.Find(text); }
 
-int32_t Tokenizer::TextToken(std::string_view text) const {
-  auto it = text_tokens_.find(text);
-  return it == text_tokens_.end() ? -1 : it->second;
-}
+int32_t Tokenizer::TextToken(std::string_view text) const { return text_tokens_.Find(text); }
 
 TokenType Tokenizer::type(int32_t id) const {
   return id >= 0 && id < n_vocab() ? types_[id] : TokenType::kUndefined;

@@ -8,10 +8,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "base/status.h"
+#include "tokenizer/token_index.h"
 #include "tokenizer/vocab.h"
 
 namespace leanlm {
@@ -86,8 +86,8 @@ class Tokenizer {
   bool IsSpecialCandidate(int32_t id, bool parse_special) const;
   struct SpecialMatcher;
 
-  std::unordered_map<std::string_view, int32_t> all_tokens_;   // every token text -> lowest id
-  std::unordered_map<std::string_view, int32_t> text_tokens_;  // see TextToken()
+  TokenIndex all_tokens_;   // every token text -> lowest id
+  TokenIndex text_tokens_;  // see TextToken()
   std::vector<TokenType> types_;
   std::vector<std::string> pieces_;
   std::vector<bool> end_of_generation_;

@@ -2,8 +2,7 @@
 
 #include <algorithm>
 #include <string_view>
-#include <unordered_map>
-
+#include "tokenizer/token_index.h"
 #include "tokenizer/unicode.h"
 
 namespace leanlm {
@@ -55,6 +54,32 @@ std::string Quote(std::string_view s) {
 }  // namespace
 
 Status VocabData::Validate(const std::string& source) const {
+  LEANLM_RETURN_IF_ERROR(ValidateExceptMerges(source));
+  if (merges.empty()) return Status::Ok();
+  TokenIndex index(&tokens, tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i) index.Add(static_cast<int32_t>(i));
+  std::string joined;
+  for (size_t i = 0; i < merges.size(); ++i) {
+    const std::string& merge = merges[i];
+    // As llama.cpp: the separator is the first space after the first byte.
+    const size_t space = merge.size() > 1 ? merge.find(' ', 1) : std::string::npos;
+    if (space == std::string::npos || space + 1 >= merge.size()) {
+      return Status::Error(source + ": merge " + std::to_string(i) + " " + Quote(merge) +
+                           " is not two tokens separated by a space");
+    }
+    const std::string_view left(merge.data(), space), right(merge.data() + space + 1, merge.size() - space - 1);
+    joined.assign(left).append(right);
+    for (std::string_view part : {left, right, std::string_view(joined)}) {
+      if (index.Find(part) < 0) {
+        return Status::Error(source + ": merge " + std::to_string(i) + " " + Quote(merge) + " refers to " +
+                             Quote(part) + ", which is not in the vocabulary");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status VocabData::ValidateExceptMerges(const std::string& source) const {
   auto error = [&](const std::string& what) { return Status::Error(source + ": " + what); };
   if (model != "llama" && model != "gpt2") {
     return error("unsupported tokenizer model '" + model +
@@ -99,28 +124,6 @@ Status VocabData::Validate(const std::string& source) const {
   if (add_bos && bos_id < 0) return error("add_bos_token is set but there is no BOS token");
   if (add_eos && eos_id < 0) return error("add_eos_token is set but there is no EOS token");
   if (model == "llama" && !merges.empty()) return error("a SentencePiece ('llama') vocabulary has merges");
-  if (!merges.empty()) {
-    std::unordered_map<std::string_view, int32_t> ids_by_text;
-    ids_by_text.reserve(tokens.size());
-    for (size_t i = 0; i < tokens.size(); ++i) ids_by_text.emplace(tokens[i], static_cast<int32_t>(i));
-    std::string joined;
-    for (size_t i = 0; i < merges.size(); ++i) {
-      const std::string& merge = merges[i];
-      // As llama.cpp: the separator is the first space after the first byte.
-      const size_t space = merge.size() > 1 ? merge.find(' ', 1) : std::string::npos;
-      if (space == std::string::npos || space + 1 >= merge.size()) {
-        return error("merge " + std::to_string(i) + " " + Quote(merge) + " is not two tokens separated by a space");
-      }
-      const std::string_view left(merge.data(), space), right(merge.data() + space + 1, merge.size() - space - 1);
-      joined.assign(left).append(right);
-      for (std::string_view part : {left, right, std::string_view(joined)}) {
-        if (ids_by_text.find(part) == ids_by_text.end()) {
-          return error("merge " + std::to_string(i) + " " + Quote(merge) + " refers to " + Quote(part) +
-                       ", which is not in the vocabulary");
-        }
-      }
-    }
-  }
   return Status::Ok();
 }
 

@@ -36,6 +36,9 @@ struct VocabData {
   // token types, ids in range, tokens valid UTF-8, merges of known tokens.
   // Errors start with `source` (a file name).
   Status Validate(const std::string& source) const;
+  // All of Validate() but the merges, for a caller that checks them while
+  // building its own merge table (Tokenizer::Create).
+  Status ValidateExceptMerges(const std::string& source) const;
 
   TokenType type(int32_t id) const {
     return token_types.empty() ? TokenType::kNormal : static_cast<TokenType>(token_types[id]);
