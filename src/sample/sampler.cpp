@@ -5,16 +5,20 @@
 #include <limits>
 #include <string>
 
+#include "ops/vec.h"
+
 namespace leanlm {
 namespace {
 
 using Candidate = std::pair<float, int32_t>;  // (logit, id)
 
 // Ranking of candidates: higher logit first, lower id on ties, so every
-// stage is deterministic.
-bool Better(const Candidate& a, const Candidate& b) {
-  return a.first > b.first || (a.first == b.first && a.second < b.second);
-}
+// stage is deterministic. A function object, so the sorts inline it.
+constexpr struct {
+  bool operator()(const Candidate& a, const Candidate& b) const {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  }
+} Better;
 
 // NaN would break the orderings (and std::sort with it); it counts as -inf.
 float Clean(float logit) { return std::isnan(logit) ? -std::numeric_limits<float>::infinity() : logit; }
@@ -64,22 +68,25 @@ void Sampler::ApplyPenalties(float* logits, int64_t n_vocab) {
   }
 }
 
-// Keeps the k best (all when k == n_vocab). With k < n_vocab a heap of k
-// scans the logits once and the survivors are sorted: O(n_vocab + k log k).
+// Keeps the k best (all when k == n_vocab). With k < n_vocab a heap of the k
+// best so far scans the logits once, most of them rejected by one compare,
+// and only the survivors are sorted: O(n_vocab + k log k).
 void Sampler::TopK(const float* logits, int64_t n_vocab, int64_t k) {
   candidates_.clear();
+  sorted_ = 0;
   if (k >= n_vocab) {
     for (int64_t id = 0; id < n_vocab; ++id) candidates_.emplace_back(Clean(logits[id]), static_cast<int32_t>(id));
-    sorted_ = 0;
     return;
   }
-  // Under Better as "less", the heap's top is the worst kept candidate.
+  // Under Better as "less", the heap's front is the worst candidate kept.
   for (int64_t id = 0; id < n_vocab; ++id) {
+    const bool full = static_cast<int64_t>(candidates_.size()) == k;
+    if (full && !(logits[id] > candidates_.front().first)) continue;  // ids ascend: a tie loses
     const Candidate c(Clean(logits[id]), static_cast<int32_t>(id));
-    if (static_cast<int64_t>(candidates_.size()) < k) {
+    if (!full) {
       candidates_.push_back(c);
       if (static_cast<int64_t>(candidates_.size()) == k) std::make_heap(candidates_.begin(), candidates_.end(), Better);
-    } else if (Better(c, candidates_.front())) {
+    } else {
       std::pop_heap(candidates_.begin(), candidates_.end(), Better);
       candidates_.back() = c;
       std::push_heap(candidates_.begin(), candidates_.end(), Better);
@@ -90,40 +97,53 @@ void Sampler::TopK(const float* logits, int64_t n_vocab, int64_t k) {
 }
 
 // Keeps the shortest best-first prefix whose probability (softmax over the
-// current candidates) reaches p. Without top-k the order is found a growing
-// slice at a time, so a 128k vocabulary is not fully sorted.
+// current candidates, as llama.cpp normalizes after top-k) reaches p.
 void Sampler::TopP(float p) {
   const int64_t size = static_cast<int64_t>(candidates_.size());
-  float max = -std::numeric_limits<float>::infinity();
-  for (const Candidate& c : candidates_) max = std::max(max, c.first);
+  const float max = MaxLogit();
   if (max == -std::numeric_limits<float>::infinity()) return;  // nothing to weigh
-  double sum = 0;
-  for (const Candidate& c : candidates_) sum += std::exp(static_cast<double>(c.first - max));
+  const double sum = sorted_ < size ? SortTopMass(max, p) : Weigh(max, 1.0f);
   const double target = static_cast<double>(p) * sum;
   double cum = 0;
   int64_t i = 0;
-  while (i < size) {
-    if (i == sorted_) {
-      const int64_t m = std::min(size, std::max<int64_t>(64, 4 * sorted_));
-      const auto first = candidates_.begin() + sorted_, mid = candidates_.begin() + m;
-      std::nth_element(first, mid, candidates_.end(), Better);
-      std::sort(first, mid, Better);
-      sorted_ = m;
-    }
-    cum += std::exp(static_cast<double>(candidates_[static_cast<size_t>(i)].first - max));
+  while (i < sorted_) {
+    cum += vec::Exp(candidates_[static_cast<size_t>(i)].first - max);
     ++i;
     if (cum >= target) break;
   }
   candidates_.resize(static_cast<size_t>(i));
-  sorted_ = std::min(sorted_, i);
+  sorted_ = i;
+}
+
+// Sorts just enough of an unsorted candidate list to hold the top-p prefix
+// (llama.cpp sorts it all): a histogram of probability mass by distance from
+// the best logit finds the cut-off, the candidates above it move to the
+// front and only they are sorted. Returns the total mass (sum of exp(l - max)).
+double Sampler::SortTopMass(float max, float p) {
+  constexpr int kBuckets = 64;
+  constexpr float kPerNat = 2;  // bucket b holds logits in (max - (b+1)/2, max - b/2]
+  double mass[kBuckets] = {};
+  auto bucket = [&](float logit) {
+    const float below = max - logit;
+    return below < (kBuckets - 1) / kPerNat ? static_cast<int>(below * kPerNat) : kBuckets - 1;
+  };
+  const double sum = Weigh(max, 1.0f);
+  for (size_t i = 0; i < candidates_.size(); ++i) mass[bucket(candidates_[i].first)] += weights_[i];
+  const double target = static_cast<double>(p) * sum;
+  int last = 0;
+  for (double cum = mass[0]; cum < target && last < kBuckets - 1;) cum += mass[++last];
+  const auto end = std::partition(candidates_.begin(), candidates_.end(),
+                                  [&](const Candidate& c) { return bucket(c.first) <= last; });
+  std::sort(candidates_.begin(), end, Better);
+  sorted_ = end - candidates_.begin();
+  return sum;
 }
 
 // Keeps candidates whose probability is at least p times the largest, i.e.
 // logit >= max + log(p).
 void Sampler::MinP(float p) {
-  float max = -std::numeric_limits<float>::infinity();
-  for (const Candidate& c : candidates_) max = std::max(max, c.first);
-  const float threshold = max + std::log(p);
+  const float max = MaxLogit();
+  const float threshold = std::min(max, max + std::log(p));  // the best always stays
   // remove_if keeps order; the sorted prefix holds the best, so whatever of
   // it survives is still a sorted prefix.
   const auto end = std::remove_if(candidates_.begin(), candidates_.end(),
@@ -134,25 +154,49 @@ void Sampler::MinP(float p) {
 
 // Softmax of logit / temperature over the candidates, then one uniform draw.
 int32_t Sampler::Draw() {
-  const Candidate best = *std::min_element(candidates_.begin(), candidates_.end(), Better);
-  if (best.first == -std::numeric_limits<float>::infinity()) return best.second;
-  const float inv_t = 1.0f / params_.temperature;
-  double sum = 0;
-  for (Candidate& c : candidates_) {
-    c.first = std::exp((c.first - best.first) * inv_t);  // now a weight
-    sum += c.first;
-  }
+  const float max = MaxLogit();
+  // All -inf: the first candidate is the best-ranked or, unsorted, the lowest id.
+  if (max == -std::numeric_limits<float>::infinity()) return candidates_[0].second;
+  const double sum = Weigh(max, 1.0f / params_.temperature);
   // 53 random bits -> u in [0, 1), the same on every platform.
   const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53 * sum;
   double cum = 0;
-  for (const Candidate& c : candidates_) {
-    cum += c.first;
-    if (u < cum) return c.second;
+  for (size_t i = 0; i < candidates_.size(); ++i) {
+    cum += weights_[i];
+    if (u < cum) return candidates_[i].second;
   }
   return candidates_.back().second;  // u within rounding of sum
 }
 
+// weights_[i] = exp((logit_i - max) * scale); returns their sum. Eight at a
+// time through a local array, so the exponentials vectorize.
+double Sampler::Weigh(float max, float scale) {
+  const size_t n = candidates_.size();
+  if (weights_.size() < n) weights_.resize(n);
+  double sum = 0;
+  size_t i = 0;
+  for (; i + vec::kBlock <= n; i += vec::kBlock) {
+    float x[vec::kBlock], e[vec::kBlock];
+    for (int64_t j = 0; j < vec::kBlock; ++j) x[j] = (candidates_[i + j].first - max) * scale;
+    for (int64_t j = 0; j < vec::kBlock; ++j) e[j] = vec::Exp(x[j]);
+    for (int64_t j = 0; j < vec::kBlock; ++j) {
+      weights_[i + j] = e[j];
+      sum += e[j];
+    }
+  }
+  for (; i < n; ++i) sum += weights_[i] = vec::Exp((candidates_[i].first - max) * scale);
+  return sum;
+}
+
+float Sampler::MaxLogit() const {
+  if (sorted_ > 0) return candidates_[0].first;
+  float max = -std::numeric_limits<float>::infinity();
+  for (const Candidate& c : candidates_) max = std::max(max, c.first);
+  return max;
+}
+
 int32_t Sampler::Sample(float* logits, int64_t n_vocab) {
+  LEANLM_CHECK(n_vocab > 0);
   ApplyPenalties(logits, n_vocab);
   if (params_.temperature <= 0) {
     int64_t best = 0;

@@ -45,13 +45,17 @@ class Sampler {
   void ApplyPenalties(float* logits, int64_t n_vocab);
   void TopK(const float* logits, int64_t n_vocab, int64_t k);  // fills candidates_, sorted
   void TopP(float p);
+  double SortTopMass(float max, float p);
   void MinP(float p);
   int32_t Draw();
+  float MaxLogit() const;
+  double Weigh(float max, float scale);
 
   SamplerParams params_;
   std::mt19937_64 rng_;
   std::deque<int32_t> recent_;
   std::vector<std::pair<float, int32_t>> candidates_;  // (logit, id)
+  std::vector<float> weights_;  // exp of the candidates' scaled logits, same order
   int64_t sorted_ = 0;          // candidates_[0, sorted_) are the best, in order
   std::vector<int32_t> counts_; // (n_vocab) zero between calls: occurrences while penalizing
 };
