@@ -8,8 +8,8 @@ namespace leanlm {
 namespace {
 
 // Normalizes one row; returns its rstd.
-float NormRow(float* __restrict out, const float* __restrict x, const float* __restrict weight, int64_t dim,
-              float eps) {
+LEANLM_VEC_CLONES float NormRow(float* __restrict out, const float* __restrict x, const float* __restrict weight,
+                                int64_t dim, float eps) {
   const float r = 1.0f / std::sqrt(vec::SumSquares(x, dim) / static_cast<float>(dim) + eps);
   int64_t j = 0;
   for (; j + vec::kBlock <= dim; j += vec::kBlock) {

@@ -51,8 +51,8 @@ void RopeCosSin(float* cs, const std::vector<double>& inv_freq, int64_t pos0, in
 namespace {
 
 // (a, b) <- (a cos - b sin, a sin + b cos) for the pairs of one head.
-void RotateHalves(float* __restrict a, float* __restrict b, const float* __restrict c, const float* __restrict s,
-                  int64_t half) {
+LEANLM_VEC_CLONES void RotateHalves(float* __restrict a, float* __restrict b, const float* __restrict c,
+                                    const float* __restrict s, int64_t half) {
   int64_t i = 0;
   for (; i + vec::kBlock <= half; i += vec::kBlock) {
     for (int64_t j = 0; j < vec::kBlock; ++j) {
