@@ -1,5 +1,6 @@
 #include "ops/activation.h"
 
+#include "ops/parallel.h"
 #include "ops/vec.h"
 
 namespace leanlm {
@@ -40,7 +41,7 @@ LEANLM_VEC_CLONES void GeGlu(float* out, const float* gate, const float* up, int
 void GatedActivationForward(float* out, const float* gate, const float* up, int64_t count, Activation act,
                             ThreadPool& pool) {
   // ~10 ns per element: worth threads beyond a few thousand elements.
-  pool.ParallelFor(count, 4096, [&](int64_t begin, int64_t end) {
+  ParallelFor(pool, count, 4096, [&](int64_t begin, int64_t end) {
     if (act == Activation::kSilu) {
       SwiGlu(out, gate, up, begin, end);
     } else {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "ops/parallel.h"
 #include "ops/softmax.h"
 #include "ops/vec.h"
 
@@ -52,7 +53,7 @@ void AttentionForward(float* out, float* probs, const float* q, const KvView& kv
   const int64_t per_slice = (group + slices - 1) / slices;
   const int64_t items = pairs * slices;
   std::atomic<int64_t> next{0};
-  pool.RunOnAll([&](int thread) {
+  RunOnAll(pool, [&](int thread) {
     float* scores = scratch + thread * stride * group;
     for (;;) {
       const int64_t item = next.fetch_add(1, std::memory_order_relaxed);

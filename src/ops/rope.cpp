@@ -3,6 +3,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "ops/parallel.h"
 #include "ops/vec.h"
 
 namespace leanlm {
@@ -82,7 +83,7 @@ void RopeForward(float* x, const float* cs, int64_t n, int64_t n_heads, int64_t 
                  bool neox, ThreadPool& pool) {
   const int64_t half = rotary_dim / 2;
   const int64_t grain = std::max<int64_t>(1, 16384 / (n_heads * head_dim));
-  pool.ParallelFor(n, grain, [&](int64_t begin, int64_t end) {
+  ParallelFor(pool, n, grain, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       const float* c = cs + t * 2 * half;
       const float* s = c + half;
