@@ -25,9 +25,11 @@ struct LlamaModel::Scratch {
   std::vector<float> gate;  // (n, n_ff)
   std::vector<float> up;    // (n, n_ff)
   std::vector<float> rope;  // (n, 2, rotary_dim / 2) cos, sin
-  std::vector<float> attn;  // AttentionScratchSize(dims, n_ctx, threads)
+  std::vector<float> attn;  // AttentionScratchSize(dims, n_kv, threads)
 
-  void Reserve(const ModelConfig& c, int64_t n, int64_t n_ctx, int threads) {
+  // Sizes for a batch of n tokens that attends to n_kv positions. Growth is
+  // geometric, so a long decode reallocates only a few times.
+  void Reserve(const ModelConfig& c, int64_t n, int64_t n_kv, int threads) {
     Grow(x, n * c.n_embd);
     Grow(xb, n * c.n_embd);
     Grow(proj, n * c.n_embd);
@@ -38,10 +40,10 @@ struct LlamaModel::Scratch {
     Grow(gate, n * c.n_ff);
     Grow(up, n * c.n_ff);
     Grow(rope, n * c.rotary_dim());
-    Grow(attn, AttentionScratchSize({c.n_head, c.n_head_kv, c.head_dim}, n_ctx, threads));
+    Grow(attn, AttentionScratchSize({c.n_head, c.n_head_kv, c.head_dim}, n_kv, threads));
   }
   static void Grow(std::vector<float>& v, int64_t size) {
-    if (static_cast<int64_t>(v.size()) < size) v.resize(static_cast<size_t>(size));
+    if (static_cast<int64_t>(v.size()) < size) v.resize(std::max(static_cast<size_t>(size), 2 * v.size()));
   }
 };
 
@@ -101,7 +103,7 @@ void LlamaModel::ForwardBatch(const int32_t* tokens, int64_t n, int64_t pos, KvC
   const ModelConfig& c = config_;
   const ModelWeights& w = weights_;
   Scratch& s = *scratch_;
-  s.Reserve(c, n, cache.n_ctx(), pool.size());
+  s.Reserve(c, n, pos + n, pool.size());
   const int64_t dim = c.n_embd, ff = c.n_ff;
   const AttentionDims dims{c.n_head, c.n_head_kv, c.head_dim};
   float* x = s.x.data();
