@@ -67,12 +67,15 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain, const std::function<void(
     fn(0, n);
     return;
   }
-  RunOnAll([&](int t) {
+  // One captured pointer keeps the std::function in its small buffer: no
+  // heap allocation per parallel region.
+  const auto body = [&](int t) {
     if (t >= chunks) return;
     const int64_t begin = n * t / chunks;
     const int64_t end = n * (t + 1) / chunks;
     if (begin < end) fn(begin, end);
-  });
+  };
+  RunOnAll([&body](int t) { body(t); });
 }
 
 }  // namespace leanlm
