@@ -1,7 +1,10 @@
 #include "quant/registry.h"
 
 #include "base/status.h"
+#include "quant/formats/fp4.h"
+#include "quant/formats/int_group.h"
 #include "quant/formats/iq4_nl.h"
+#include "quant/formats/nf4.h"
 #include "quant/formats/q2_k.h"
 #include "quant/formats/q3_k.h"
 #include "quant/formats/q4_0.h"
@@ -38,6 +41,17 @@ void RegisterBlockFormats(std::span<TypeTraits> rows) {
   set(DType::kIQ4_NL, "iq4_nl", kQK4_NL, sizeof(BlockIQ4_NL), DequantizeRowIQ4_NL, QuantizeRowIQ4_NL);
   set(DType::kTQ1_0, "tq1_0", kQK_K, sizeof(BlockTQ1_0), DequantizeRowTQ1_0, QuantizeRowTQ1_0);
   set(DType::kTQ2_0, "tq2_0", kQK_K, sizeof(BlockTQ2_0), DequantizeRowTQ2_0, QuantizeRowTQ2_0);
+
+  set(kNF4, "nf4", kQKNf4, sizeof(BlockNf4), DequantizeRowNf4, QuantizeRowNf4);
+  set(kFP4, "fp4", kQKFp4, sizeof(BlockFp4), DequantizeRowFp4, QuantizeRowFp4);
+  set(kInt4G32, "int4_g32", 32, sizeof(BlockIntGroup<4, 32>), DequantizeRowIntGroup<4, 32>, QuantizeRowIntGroup<4, 32>);
+  set(kInt4G64, "int4_g64", 64, sizeof(BlockIntGroup<4, 64>), DequantizeRowIntGroup<4, 64>, QuantizeRowIntGroup<4, 64>);
+  set(kInt4G128, "int4_g128", 128, sizeof(BlockIntGroup<4, 128>), DequantizeRowIntGroup<4, 128>,
+      QuantizeRowIntGroup<4, 128>);
+  set(kInt8G32, "int8_g32", 32, sizeof(BlockIntGroup<8, 32>), DequantizeRowIntGroup<8, 32>, QuantizeRowIntGroup<8, 32>);
+  set(kInt8G64, "int8_g64", 64, sizeof(BlockIntGroup<8, 64>), DequantizeRowIntGroup<8, 64>, QuantizeRowIntGroup<8, 64>);
+  set(kInt8G128, "int8_g128", 128, sizeof(BlockIntGroup<8, 128>), DequantizeRowIntGroup<8, 128>,
+      QuantizeRowIntGroup<8, 128>);
 }
 
 }  // namespace leanlm

@@ -2,6 +2,7 @@
 // out by hand from the format definitions.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
