@@ -18,6 +18,8 @@ namespace leanlm {
 
 class LlamaModel {
  public:
+  // `weights` come from BindWeights(config, ...). One-dimensional weights
+  // (norms, biases) of other types are converted to F32 copies here.
   LlamaModel(ModelConfig config, ModelWeights weights);
   ~LlamaModel();
 
@@ -25,16 +27,28 @@ class LlamaModel {
   const ModelWeights& weights() const { return weights_; }
 
   // Runs tokens[0..n) at positions pos..pos+n-1, appending their keys and
-  // values to the cache. Writes n × n_vocab logits when all_logits, else the
-  // last token's n_vocab. Errors: out-of-range token ids, pos + n beyond the
-  // cache.
+  // values to the cache (which must already hold positions 0..pos-1). Writes
+  // n × n_vocab logits when all_logits, else the last token's n_vocab. Rows
+  // go through the weights as matrices, at most kMaxBatch tokens at a time;
+  // n == 1 (decode) is matrix-vector. Scratch grows to the largest batch
+  // seen and is reused: decoding allocates nothing. Errors: out-of-range
+  // token ids, pos + n beyond the cache, a cache made for another config.
   Status Forward(const int32_t* tokens, int64_t n, int64_t pos, KvCache& cache, float* logits, bool all_logits,
                  ThreadPool& pool);
 
+  static constexpr int64_t kMaxBatch = 512;
+
  private:
   struct Scratch;
+  // One batch of n <= kMaxBatch checked tokens; logits (nullable) receives the
+  // last row, or every row when all_rows.
+  void ForwardBatch(const int32_t* tokens, int64_t n, int64_t pos, KvCache& cache, float* logits, bool all_rows,
+                    ThreadPool& pool);
+
   ModelConfig config_;
   ModelWeights weights_;
+  std::vector<std::vector<float>> f32_vectors_;  // F32 copies of 1-D weights stored in other types
+  std::vector<double> rope_inv_freq_;            // (rotary_dim / 2)
   std::unique_ptr<Scratch> scratch_;
 };
 

@@ -26,11 +26,15 @@ struct ModelWeights {
   TensorView token_embd;   // ne {n_embd, n_vocab}
   TensorView output_norm;  // (n_embd)
   TensorView output;       // ne {n_embd, n_vocab}; == token_embd when tied
+  TensorView rope_freqs;   // optional (rotary_dim / 2): divisors of each RoPE frequency
+                           // (llama.cpp stores Llama-3.1's scaling this way)
   std::vector<LayerWeights> layers;
 };
 
 // Binds views by GGUF name and checks every shape against the config; an
-// error names the tensor, its shape and the shape expected.
+// error names the tensor, its shape and the shape expected. Biases are bound
+// when present (required when config.qkv_bias); a missing output.weight ties
+// the head to token_embd. Every weight's type must convert to F32.
 Result<ModelWeights> BindWeights(const ModelConfig& config, const TensorMap& tensors, const std::string& source);
 
 }  // namespace leanlm

@@ -59,7 +59,10 @@ Result<GenerateStats> Session::Generate(const GenerateOptions& options,
       pending_ = -1;
     }
     const int32_t id = sampler.Sample(logits_.data(), static_cast<int64_t>(logits_.size()));
-    if (options.stop_at_end && (id == tok.bos() || tok.IsEndOfGeneration(id))) break;
+    if (options.stop_at_end && (id == tok.bos() || tok.IsEndOfGeneration(id))) {
+      pending_ = id;  // a chat's next turn follows the end-of-turn token, as the template expects
+      break;
+    }
     sampler.Accept(id);
     if (generated) generated->push_back(id);
     ++stats.n_generated;

@@ -1,7 +1,5 @@
 // leanlm run: prompt + generated text to stdout (streamed), speed to stderr.
-#include <chrono>
 #include <cstdio>
-#include <random>
 
 #include "commands.h"
 #include "common.h"
@@ -12,8 +10,8 @@ namespace leanlm::cli {
 int RunCommand(int argc, char** argv) {
   ModelFlags model_flags;
   std::string prompt, prompt_file;
-  int64_t n_predict = 128, top_k = 40, seed = -1, ctx = 0, last_n = 64;
-  double temp = 0.8, top_p = 0.95, min_p = 0.05, repeat_penalty = 1.0, presence = 0.0, frequency = 0.0;
+  SamplingFlags sampling;
+  int64_t n_predict = 128, ctx = 0;
   bool parse_special = false;
 
   ArgParser args("run", "Generates text from a prompt; -n counts generated tokens, --temp 0 is greedy.");
@@ -22,15 +20,7 @@ int RunCommand(int argc, char** argv) {
   args.AddString("-f,--file", &prompt_file, "read the prompt from a file", "FILE");
   args.AddInt("-n,--n-predict", &n_predict, "tokens to generate (-1: until the end or a full context)", -1,
               int64_t{1} << 40);
-  args.AddFloat("--temp", &temp, "temperature (0: greedy)", 0, 100);
-  args.AddInt("--top-k", &top_k, "keep the k most likely tokens (0: off)", 0, int64_t{1} << 31);
-  args.AddFloat("--top-p", &top_p, "nucleus sampling threshold (1: off)", 0, 1);
-  args.AddFloat("--min-p", &min_p, "drop tokens below min-p x the top probability (0: off)", 0, 1);
-  args.AddFloat("--repeat-penalty", &repeat_penalty, "penalty for repeated tokens (1: off)", 0, 100);
-  args.AddFloat("--presence-penalty", &presence, "subtracted from the logit of tokens already seen", -100, 100);
-  args.AddFloat("--frequency-penalty", &frequency, "subtracted per occurrence of a seen token", -100, 100);
-  args.AddInt("--repeat-last-n", &last_n, "how many recent tokens the penalties look at", 0, int64_t{1} << 31);
-  args.AddInt("--seed", &seed, "random seed (default: random, printed)", -1, INT64_MAX);
+  sampling.Register(args);
   args.AddInt("-c,--ctx", &ctx, "context length (default: the model's)", 0, int64_t{1} << 24);
   args.AddFlag("--parse-special", &parse_special, "turn special-token text in the prompt into special tokens");
   if (int rc = ParseOrExit(args, argc, argv); rc >= 0) return rc;
@@ -46,16 +36,7 @@ int RunCommand(int argc, char** argv) {
 
   GenerateOptions options;
   options.n_predict = n_predict;
-  options.sampler.temperature = static_cast<float>(temp);
-  options.sampler.top_k = static_cast<int32_t>(top_k);
-  options.sampler.top_p = static_cast<float>(top_p);
-  options.sampler.min_p = static_cast<float>(min_p);
-  options.sampler.repeat_penalty = static_cast<float>(repeat_penalty);
-  options.sampler.presence_penalty = static_cast<float>(presence);
-  options.sampler.frequency_penalty = static_cast<float>(frequency);
-  options.sampler.penalty_last_n = static_cast<int32_t>(last_n);
-  options.sampler.seed = seed >= 0 ? static_cast<uint64_t>(seed) : std::random_device{}();
-  if (seed < 0 && temp > 0) std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(options.sampler.seed));
+  options.sampler = sampling.params();
 
   const Tokenizer& tok = (*model)->tokenizer();
   std::vector<int32_t> ids = tok.Encode(prompt, /*add_special=*/true, parse_special);

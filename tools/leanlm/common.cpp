@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include <cstdio>
+#include <random>
 #include <thread>
 
 #include "base/mmap_file.h"
@@ -31,6 +32,33 @@ ModelOptions ModelFlags::options() const {
 
 int ModelFlags::n_threads() const {
   return threads > 0 ? static_cast<int>(threads) : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+void SamplingFlags::Register(ArgParser& args) {
+  args.AddFloat("--temp", &temp, "temperature (0: greedy)", 0, 100);
+  args.AddInt("--top-k", &top_k, "keep the k most likely tokens (0: off)", 0, int64_t{1} << 31);
+  args.AddFloat("--top-p", &top_p, "nucleus sampling threshold (1: off)", 0, 1);
+  args.AddFloat("--min-p", &min_p, "drop tokens below min-p x the top probability (0: off)", 0, 1);
+  args.AddFloat("--repeat-penalty", &repeat_penalty, "penalty for repeated tokens (1: off)", 0, 100);
+  args.AddFloat("--presence-penalty", &presence, "subtracted from the logit of tokens already seen", -100, 100);
+  args.AddFloat("--frequency-penalty", &frequency, "subtracted per occurrence of a seen token", -100, 100);
+  args.AddInt("--repeat-last-n", &last_n, "how many recent tokens the penalties look at", 0, int64_t{1} << 31);
+  args.AddInt("--seed", &seed, "random seed (default: random, printed)", -1, INT64_MAX);
+}
+
+SamplerParams SamplingFlags::params() const {
+  SamplerParams p;
+  p.temperature = static_cast<float>(temp);
+  p.top_k = static_cast<int32_t>(top_k);
+  p.top_p = static_cast<float>(top_p);
+  p.min_p = static_cast<float>(min_p);
+  p.repeat_penalty = static_cast<float>(repeat_penalty);
+  p.presence_penalty = static_cast<float>(presence);
+  p.frequency_penalty = static_cast<float>(frequency);
+  p.penalty_last_n = static_cast<int32_t>(last_n);
+  p.seed = seed >= 0 ? static_cast<uint64_t>(seed) : std::random_device{}();
+  if (seed < 0 && temp > 0) std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(p.seed));
+  return p;
 }
 
 Result<std::string> ReadTextArgument(const std::string& text, const std::string& file, bool text_given) {

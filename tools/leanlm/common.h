@@ -7,6 +7,7 @@
 #include "args.h"
 #include "base/status.h"
 #include "runtime/model.h"
+#include "sample/sampler.h"
 
 namespace leanlm::cli {
 
@@ -23,6 +24,16 @@ struct ModelFlags {
   void Register(ArgParser& args);
   ModelOptions options() const;
   int n_threads() const;  // 0 -> the machine's cores
+};
+
+// Sampling flags shared by run and chat (llama.cpp's defaults).
+struct SamplingFlags {
+  int64_t top_k = 40, seed = -1, last_n = 64;
+  double temp = 0.8, top_p = 0.95, min_p = 0.05, repeat_penalty = 1.0, presence = 0.0, frequency = 0.0;
+
+  void Register(ArgParser& args);
+  // The sampler parameters; a random seed (printed to stderr) when none was given.
+  SamplerParams params() const;
 };
 
 // Reads a prompt from -p TEXT or -f FILE (exactly one).

@@ -1,0 +1,146 @@
+#include "model/llama.h"
+
+#include <algorithm>
+#include <string>
+
+#include "ops/activation.h"
+#include "ops/add.h"
+#include "ops/attention.h"
+#include "ops/embedding.h"
+#include "ops/matmul.h"
+#include "ops/rmsnorm.h"
+#include "ops/rope.h"
+
+namespace leanlm {
+
+// Activations of one batch, sized for the largest batch seen so far.
+struct LlamaModel::Scratch {
+  std::vector<float> x;     // (n, n_embd) residual stream
+  std::vector<float> xb;    // (n, n_embd) normalized input of a sublayer
+  std::vector<float> proj;  // (n, n_embd) output of attn_output / ffn_down
+  std::vector<float> q;     // (n, q_dim) queries
+  std::vector<float> att;   // (n, q_dim) attention output
+  std::vector<float> gate;  // (n, n_ff)
+  std::vector<float> up;    // (n, n_ff)
+  std::vector<float> rope;  // (n, 2, rotary_dim / 2) cos, sin
+  std::vector<float> attn;  // AttentionScratchSize(n_ctx, threads)
+
+  void Reserve(const ModelConfig& c, int64_t n, int64_t n_ctx, int threads) {
+    Grow(x, n * c.n_embd);
+    Grow(xb, n * c.n_embd);
+    Grow(proj, n * c.n_embd);
+    Grow(q, n * c.q_dim());
+    Grow(att, n * c.q_dim());
+    Grow(gate, n * c.n_ff);
+    Grow(up, n * c.n_ff);
+    Grow(rope, n * c.rotary_dim());
+    Grow(attn, AttentionScratchSize(n_ctx, threads));
+  }
+  static void Grow(std::vector<float>& v, int64_t size) {
+    if (static_cast<int64_t>(v.size()) < size) v.resize(static_cast<size_t>(size));
+  }
+};
+
+LlamaModel::LlamaModel(ModelConfig config, ModelWeights weights)
+    : config_(std::move(config)), weights_(std::move(weights)), scratch_(std::make_unique<Scratch>()) {
+  LEANLM_CHECK(config_.Validate("LlamaModel").ok());
+  LEANLM_CHECK(static_cast<int64_t>(weights_.layers.size()) == config_.n_layer);
+  // The ops take F32 vectors; norms and biases are small, so other types
+  // (BF16 checkpoints) are converted once here.
+  auto to_f32 = [this](TensorView& v) {
+    if (!v.valid() || v.type == DType::kF32) return;
+    std::vector<float>& f = f32_vectors_.emplace_back(static_cast<size_t>(v.elements()));
+    GetTypeTraits(v.type).to_float(v.data, f.data(), v.elements());
+    v.data = f.data();  // moving f later (vector growth) keeps its buffer
+    v.type = DType::kF32;
+  };
+  to_f32(weights_.output_norm);
+  to_f32(weights_.rope_freqs);
+  for (LayerWeights& L : weights_.layers) {
+    for (TensorView* v : {&L.attn_norm, &L.ffn_norm, &L.bq, &L.bk, &L.bv}) to_f32(*v);
+  }
+  rope_inv_freq_ = RopeInvFreq(config_, weights_.rope_freqs.valid() ? weights_.rope_freqs.f32() : nullptr);
+}
+
+LlamaModel::~LlamaModel() = default;
+
+Status LlamaModel::Forward(const int32_t* tokens, int64_t n, int64_t pos, KvCache& cache, float* logits,
+                           bool all_logits, ThreadPool& pool) {
+  const ModelConfig& c = config_;
+  if (n <= 0) return Status::Error("Forward: no tokens (n = " + std::to_string(n) + ")");
+  if (cache.n_layer() != c.n_layer || cache.kv_dim() != c.kv_dim()) {
+    return Status::Error("Forward: the KV cache was made for another model (" + std::to_string(cache.n_layer()) +
+                         " layers of kv_dim " + std::to_string(cache.kv_dim()) + ", expected " +
+                         std::to_string(c.n_layer) + " of " + std::to_string(c.kv_dim()) + ")");
+  }
+  if (pos < 0 || pos > cache.n_ctx() - n) {
+    return Status::Error("Forward: positions " + std::to_string(pos) + ".." + std::to_string(pos + n - 1) +
+                         " do not fit the context of " + std::to_string(cache.n_ctx()) + " tokens");
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= c.n_vocab) {
+      return Status::Error("Forward: token id " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
+                           " is outside the vocabulary [0, " + std::to_string(c.n_vocab) + ")");
+    }
+  }
+  for (int64_t done = 0; done < n; done += kMaxBatch) {
+    const int64_t m = std::min(kMaxBatch, n - done);
+    float* out = all_logits ? logits + done * c.n_vocab : (done + m == n ? logits : nullptr);
+    ForwardBatch(tokens + done, m, pos + done, cache, out, all_logits, pool);
+  }
+  return Status::Ok();
+}
+
+void LlamaModel::ForwardBatch(const int32_t* tokens, int64_t n, int64_t pos, KvCache& cache, float* logits,
+                              bool all_rows, ThreadPool& pool) {
+  const ModelConfig& c = config_;
+  const ModelWeights& w = weights_;
+  Scratch& s = *scratch_;
+  s.Reserve(c, n, cache.n_ctx(), pool.size());
+  const int64_t dim = c.n_embd, ff = c.n_ff;
+  const AttentionDims dims{c.n_head, c.n_head_kv, c.head_dim};
+  float* x = s.x.data();
+  float* xb = s.xb.data();
+  float* proj = s.proj.data();
+  float* q = s.q.data();
+  float* gate = s.gate.data();
+
+  EmbeddingForward(x, w.token_embd, tokens, n, c.embed_scale);
+  RopeCosSin(s.rope.data(), rope_inv_freq_, pos, n);
+
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const LayerWeights& L = w.layers[static_cast<size_t>(l)];
+    // Keys and values of the new positions go straight into the cache.
+    float* k = cache.k(l, pos);
+    float* v = cache.v(l, pos);
+
+    // Attention: x += wo · attention(rope(wq·h), rope(wk·h), wv·h), h = norm(x)
+    RmsNormForward(xb, nullptr, x, L.attn_norm.f32(), n, dim, c.norm_eps, pool);
+    MatMul(L.wq, xb, n, q, pool);
+    MatMul(L.wk, xb, n, k, pool);
+    MatMul(L.wv, xb, n, v, pool);
+    if (L.bq.valid()) BiasForward(q, L.bq.f32(), n, c.q_dim());
+    if (L.bk.valid()) BiasForward(k, L.bk.f32(), n, c.kv_dim());
+    if (L.bv.valid()) BiasForward(v, L.bv.f32(), n, c.kv_dim());
+    RopeForward(q, s.rope.data(), n, c.n_head, c.head_dim, c.rotary_dim(), c.rope_neox, pool);
+    RopeForward(k, s.rope.data(), n, c.n_head_kv, c.head_dim, c.rotary_dim(), c.rope_neox, pool);
+    AttentionForward(s.att.data(), nullptr, q, cache.k(l, 0), cache.v(l, 0), n, pos, dims, s.attn.data(), pool);
+    MatMul(L.wo, s.att.data(), n, proj, pool);
+    AddForward(x, proj, n * dim);
+
+    // Feed-forward: x += down · (act(gate·h) * up·h), h = norm(x)
+    RmsNormForward(xb, nullptr, x, L.ffn_norm.f32(), n, dim, c.norm_eps, pool);
+    MatMul(L.ffn_gate, xb, n, gate, pool);
+    MatMul(L.ffn_up, xb, n, s.up.data(), pool);
+    GatedActivationForward(gate, gate, s.up.data(), n * ff, c.activation, pool);
+    MatMul(L.ffn_down, gate, n, proj, pool);
+    AddForward(x, proj, n * dim);
+  }
+
+  if (logits == nullptr) return;
+  const int64_t first = all_rows ? 0 : n - 1;
+  RmsNormForward(xb, nullptr, x + first * dim, w.output_norm.f32(), n - first, dim, c.norm_eps, pool);
+  MatMul(w.output, xb, n - first, logits, pool);
+}
+
+}  // namespace leanlm

@@ -1,0 +1,29 @@
+#include "ops/softmax.h"
+
+#include <algorithm>
+
+#include "ops/vec.h"
+
+namespace leanlm {
+
+void SoftmaxForward(float* x, int64_t n) {
+  float max = x[0];
+  for (int64_t i = 1; i < n; ++i) max = std::max(max, x[i]);
+  float acc[vec::kBlock] = {};
+  int64_t i = 0;
+  for (; i + vec::kBlock <= n; i += vec::kBlock) {
+    for (int64_t j = 0; j < vec::kBlock; ++j) {
+      x[i + j] = vec::Exp(x[i + j] - max);
+      acc[j] += x[i + j];
+    }
+  }
+  float sum = 0;
+  for (; i < n; ++i) {
+    x[i] = vec::Exp(x[i] - max);
+    sum += x[i];
+  }
+  for (int64_t j = 0; j < vec::kBlock; ++j) sum += acc[j];
+  vec::Scale(x, 1.0f / sum, n);
+}
+
+}  // namespace leanlm
