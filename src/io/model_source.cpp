@@ -91,9 +91,13 @@ Result<ModelSource> LoadModelSource(const std::string& path, const LoadOptions& 
     case ModelFormat::kGguf:
       loaded = LoadGgufSource(path, options);
       break;
-    case ModelFormat::kHfDir:
-      loaded = LoadHfDir(path, options);
+    case ModelFormat::kHfDir: {
+      // The override below reads every tokenizer format; LoadHfDir's reads tokenizer.json only.
+      LoadOptions hf_options = options;
+      hf_options.tokenizer_path.clear();
+      loaded = LoadHfDir(path, hf_options);
       break;
+    }
     case ModelFormat::kLlama2c:
       loaded = LoadLlama2c(path, options);
       break;
