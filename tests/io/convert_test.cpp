@@ -12,6 +12,7 @@
 #include "io/gguf.h"
 #include "io/gguf_model.h"
 #include "io/hf_dir.h"
+#include "io/rope_permute.h"
 #include "gguf_test_util.h"
 
 namespace leanlm {
@@ -43,18 +44,26 @@ std::vector<float> Random(size_t n, uint32_t seed) {
   return v;
 }
 
-// ---- The permutation ----
+// ---- The permutation (io/rope_permute.h, which SaveGguf uses) ----
+
+// `w` with its rows moved to adjacent pairs (to_pairs) or back to halves.
+Result<std::vector<uint8_t>> PermuteRows(const TensorView& w, int64_t n_head, bool to_pairs) {
+  std::vector<uint8_t> out(w.bytes());
+  LEANLM_RETURN_IF_ERROR(
+      PermuteRopeRows(w, n_head, to_pairs ? RopeLayout::kInterleaved : RopeLayout::kHalves, out.data()));
+  return out;
+}
 
 TEST(RopePermutation, MatchesLlamaCppPermute) {
   // One head of 8 rows labelled by index: numpy's reshape(1, 2, 4, cols)
   // .swapaxes(1, 2) interleaves the halves.
   std::vector<float> rows = {0, 1, 2, 3, 4, 5, 6, 7};
-  auto out = PermuteRopeRows(F32View(rows, {1, 8, 1, 1}, 2), 1, true);
+  auto out = PermuteRows(F32View(rows, {1, 8, 1, 1}, 2), 1, true);
   ASSERT_TRUE(out.ok()) << out.status().message();
   const auto* p = reinterpret_cast<const float*>(out->data());
   EXPECT_EQ(std::vector<float>(p, p + 8), (std::vector<float>{0, 4, 1, 5, 2, 6, 3, 7}));
   // Two heads of 4 (a 1-D bias): each head on its own.
-  auto bias = PermuteRopeRows(F32View(rows, {8, 1, 1, 1}, 1), 2, true);
+  auto bias = PermuteRows(F32View(rows, {8, 1, 1, 1}, 1), 2, true);
   ASSERT_TRUE(bias.ok());
   p = reinterpret_cast<const float*>(bias->data());
   EXPECT_EQ(std::vector<float>(p, p + 8), (std::vector<float>{0, 2, 1, 3, 4, 6, 5, 7}));
@@ -63,11 +72,11 @@ TEST(RopePermutation, MatchesLlamaCppPermute) {
 TEST(RopePermutation, ExactInverse) {
   const int64_t cols = 6, n_head = 3, head_dim = 10;
   const std::vector<float> w = Random(cols * n_head * head_dim, 1);
-  auto pairs = PermuteRopeRows(F32View(w, {cols, n_head * head_dim, 1, 1}, 2), n_head, true);
+  auto pairs = PermuteRows(F32View(w, {cols, n_head * head_dim, 1, 1}, 2), n_head, true);
   ASSERT_TRUE(pairs.ok());
   TensorView pv = F32View(w, {cols, n_head * head_dim, 1, 1}, 2);
   pv.data = pairs->data();
-  auto back = PermuteRopeRows(pv, n_head, false);
+  auto back = PermuteRows(pv, n_head, false);
   ASSERT_TRUE(back.ok());
   ASSERT_EQ(back->size(), w.size() * 4);
   EXPECT_EQ(std::memcmp(back->data(), w.data(), back->size()), 0);
@@ -81,15 +90,15 @@ TEST(RopePermutation, ExactInverse) {
   hv.type = DType::kF16;
   hv.n_dims = 2;
   hv.ne = {4, 8, 1, 1};
-  auto hp = PermuteRopeRows(hv, 2, true);
+  auto hp = PermuteRows(hv, 2, true);
   ASSERT_TRUE(hp.ok());
   hv.data = hp->data();
-  auto hb = PermuteRopeRows(hv, 2, false);
+  auto hb = PermuteRows(hv, 2, false);
   ASSERT_TRUE(hb.ok());
   EXPECT_EQ(std::memcmp(hb->data(), h.data(), h.size() * 2), 0);
 
-  EXPECT_FALSE(PermuteRopeRows(F32View(w, {cols, 30, 1, 1}, 2), 4, true).ok());  // 30 rows, 4 heads
-  EXPECT_FALSE(PermuteRopeRows(F32View(w, {cols, 30, 1, 1}, 2), 6, true).ok());  // odd head size 5
+  EXPECT_FALSE(PermuteRows(F32View(w, {cols, 30, 1, 1}, 2), 4, true).ok());  // 30 rows, 4 heads
+  EXPECT_FALSE(PermuteRows(F32View(w, {cols, 30, 1, 1}, 2), 6, true).ok());  // odd head size 5
 }
 
 // RoPE on adjacent pairs (x[2i], x[2i+1]) vs on halves (x[i], x[i + d/2]),
@@ -125,8 +134,8 @@ TEST(RopePermutation, LayoutsAreEquivalentUnderRope) {
   const int64_t n_embd = 12, n_head = 2, d = 8, rows = n_head * d;
   const std::vector<float> wq = Random(rows * n_embd, 2), wk = Random(rows * n_embd, 3);
   const std::vector<float> x = Random(n_embd, 4), y = Random(n_embd, 5);
-  auto wq_pairs = PermuteRopeRows(F32View(wq, {n_embd, rows, 1, 1}, 2), n_head, true);
-  auto wk_pairs = PermuteRopeRows(F32View(wk, {n_embd, rows, 1, 1}, 2), n_head, true);
+  auto wq_pairs = PermuteRows(F32View(wq, {n_embd, rows, 1, 1}, 2), n_head, true);
+  auto wk_pairs = PermuteRows(F32View(wk, {n_embd, rows, 1, 1}, 2), n_head, true);
   ASSERT_TRUE(wq_pairs.ok() && wk_pairs.ok());
   for (int pos : {0, 1, 7, 300}) {
     std::vector<float> q_h = MatVec(wq.data(), x, rows), k_h = MatVec(wk.data(), y, rows);
@@ -291,7 +300,7 @@ TEST(Convert, PermutesOnlyWhenLayoutsDiffer) {
     auto g = GgufFile::Open(path);
     ASSERT_TRUE(g.ok()) << g.status().message();
     for (auto [name, heads] : {std::pair{"blk.0.attn_q.weight", 2}, std::pair{"blk.0.attn_k.weight", 1}}) {
-      auto expected = PermuteRopeRows(t.src.tensors.at(name), heads, to_pairs);
+      auto expected = PermuteRows(t.src.tensors.at(name), heads, to_pairs);
       ASSERT_TRUE(expected.ok());
       EXPECT_EQ(std::memcmp((*g)->FindTensor(name)->view.data, expected->data(), expected->size()), 0) << name;
     }
