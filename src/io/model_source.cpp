@@ -52,6 +52,10 @@ Result<ModelSource> LoadGgufSource(const std::string& path, const LoadOptions& o
   src.path = path;
   LEANLM_ASSIGN_OR_RETURN(src.config, ConfigFromGguf(*gguf));
   for (const GgufTensorInfo& t : gguf->tensors()) src.tensors.emplace(t.name, t.view);
+  // ConfigFromGguf turned rope_freqs.weight into Llama-3 scaling parameters
+  // that reproduce it; keeping the tensor too would scale RoPE twice (the
+  // model divides by rope_freqs when present). SaveGguf writes it back.
+  src.tensors.erase(kRopeFreqsTensor);
   if (gguf->Find("tokenizer.ggml.model") || gguf->Find("tokenizer.ggml.tokens")) {
     LEANLM_ASSIGN_OR_RETURN(src.vocab, VocabFromGguf(*gguf));
   }

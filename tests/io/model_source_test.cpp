@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "io/gguf.h"
+#include "io/gguf_model.h"
 #include "gguf_test_util.h"
 
 namespace leanlm {
@@ -62,6 +63,46 @@ TEST(ModelSource, LoadGguf) {
   EXPECT_EQ(src->vocab->tokens.size(), 512u);
   EXPECT_EQ(src->vocab->model, "llama");
   EXPECT_FALSE(src->keep_alive.empty());
+}
+
+// llama.cpp keeps Llama-3 RoPE scaling in rope_freqs.weight; the source
+// carries it in the config only, so the model applies it once.
+TEST(ModelSource, RopeFreqsBecomeConfig) {
+  TempDir tmp;
+  ModelConfig c;
+  c.n_vocab = 4;
+  c.n_embd = 16;
+  c.n_layer = 1;
+  c.n_head = 1;
+  c.n_head_kv = 1;
+  c.n_ff = 8;
+  c.head_dim = 16;
+  c.rope_theta = 10000;
+  c.rope_scaling = RopeScaling::kLlama3;
+  c.rope_factor = 8;
+  c.rope_orig_ctx = 64;
+  const std::vector<float> factors = Llama3RopeFactors(c);
+  const std::vector<float> embd(16 * 4, 0.5f);
+  GgufWriter w;
+  ConfigToGguf(c, w);
+  TensorView fv, ev;
+  fv.data = factors.data();
+  fv.n_dims = 1;
+  fv.ne = {8, 1, 1, 1};
+  ev.data = embd.data();
+  ev.n_dims = 2;
+  ev.ne = {16, 4, 1, 1};
+  ASSERT_TRUE(w.AddTensor(kRopeFreqsTensor, fv).ok());
+  ASSERT_TRUE(w.AddTensor("token_embd.weight", ev).ok());
+  ASSERT_TRUE(w.Write(tmp.File("l3.gguf")).ok());
+  auto src = LoadModelSource(tmp.File("l3.gguf"));
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  EXPECT_EQ(src->config.rope_scaling, RopeScaling::kLlama3);
+  EXPECT_EQ(src->tensors.count(kRopeFreqsTensor), 0u);
+  EXPECT_EQ(src->tensors.count("token_embd.weight"), 1u);
+  EXPECT_FALSE(src->vocab.has_value());
+  const std::vector<float> again = Llama3RopeFactors(src->config);
+  for (size_t i = 0; i < again.size(); ++i) EXPECT_NEAR(again[i], factors[i], 1e-5f * factors[i]) << i;
 }
 
 TEST(ModelSource, LoadLlama2cWithTokenizer) {
