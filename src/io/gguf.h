@@ -21,6 +21,9 @@ enum class GgufType : uint32_t {
   kBool = 7, kString = 8, kArray = 9, kUint64 = 10, kInt64 = 11, kFloat64 = 12,
 };
 
+// "uint32", "string", ... (as gguf-py names them); "invalid" for unknown ids.
+const char* GgufTypeName(GgufType type);
+
 // One metadata value. Scalars keep their GGUF type so a file re-written by
 // leanlm keeps the types llama.cpp expects.
 struct GgufValue {
@@ -41,6 +44,14 @@ struct GgufValue {
   static GgufValue StrArray(const std::vector<std::string>& v);
   static GgufValue F32Array(const std::vector<float>& v);
   static GgufValue I32Array(const std::vector<int32_t>& v);
+  static GgufValue U8(uint8_t v);
+  static GgufValue I8(int8_t v);
+  static GgufValue U16(uint16_t v);
+  static GgufValue I16(int16_t v);
+  static GgufValue I64(int64_t v);
+  static GgufValue F64(double v);
+  // An array of `elem_type`; every element must have that type.
+  static GgufValue Array(GgufType elem_type, std::vector<GgufValue> elements);
 
   bool is_integer() const;  // any integer type (not bool)
   bool is_number() const;   // integer or float
@@ -68,6 +79,7 @@ class GgufFile {
   const std::string& name() const { return name_; }
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return metadata_; }
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
+  uint64_t data_offset() const { return data_offset_; }  // file offset of the data section
 
   const GgufValue* Find(const std::string& key) const;   // nullptr if absent
   const GgufTensorInfo* FindTensor(const std::string& name) const;
@@ -88,6 +100,7 @@ class GgufFile {
   std::string name_;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
+  uint64_t data_offset_ = 0;
   std::vector<std::pair<std::string, GgufValue>> metadata_;
   std::map<std::string, size_t> metadata_index_;
   std::vector<GgufTensorInfo> tensors_;

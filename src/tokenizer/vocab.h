@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -31,9 +32,30 @@ struct VocabData {
   bool add_space_prefix = true;  // SentencePiece dummy prefix
   std::string chat_template;     // Jinja source, or empty
 
+  // Checks that the parts agree: known model and pre-tokenizer, array sizes,
+  // token types, ids in range, tokens valid UTF-8, merges of known tokens.
+  // Errors start with `source` (a file name).
   Status Validate(const std::string& source) const;
+  // All of Validate() but the merges, for a caller that checks them while
+  // building its own merge table (Tokenizer::Create).
+  Status ValidateExceptMerges(const std::string& source) const;
+
+  TokenType type(int32_t id) const {
+    return token_types.empty() ? TokenType::kNormal : static_cast<TokenType>(token_types[id]);
+  }
+  float score(int32_t id) const { return scores.empty() ? 0.0f : scores[id]; }
 };
 
+// The byte a SentencePiece byte token "<0xNN>" stands for, or -1.
+int ParseByteToken(std::string_view text);
+// "<0xNN>" with upper-case hex digits, as SentencePiece names byte pieces.
+std::string ByteTokenText(uint8_t byte);
+
+// The pre-tokenizer names the byte-level BPE tokenizer knows.
+const std::vector<std::string>& SupportedPreTokenizers();
+
+// Reads tokenizer.ggml.* and tokenizer.chat_template, with llama.cpp's
+// defaults for absent keys (BOS/EOS/UNK ids per model, add_bos, add_space_prefix).
 Result<VocabData> VocabFromGguf(const GgufFile& gguf);
 void VocabToGguf(const VocabData& vocab, GgufWriter& writer);
 

@@ -1,0 +1,29 @@
+#include "runtime/model.h"
+
+namespace leanlm {
+
+Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const ModelOptions& options) {
+  LoadOptions load;
+  load.tokenizer_path = options.tokenizer_path;
+  load.mode = options.load_into_memory ? MappedFile::Mode::kLoadIntoMemory
+              : options.prefault       ? MappedFile::Mode::kMapPopulate
+                                       : MappedFile::Mode::kMap;
+  std::unique_ptr<Model> model(new Model());
+  LEANLM_ASSIGN_OR_RETURN(model->source_, LoadModelSource(path, load));
+  ModelSource& src = model->source_;
+  if (!src.vocab) {
+    return Status::Error(path + " carries no tokenizer: pass one with --tokenizer (llama2.c tokenizer.bin, "
+                         "tokenizer.json or GGUF)");
+  }
+  LEANLM_RETURN_IF_ERROR(src.config.Validate(path));
+  if (static_cast<int64_t>(src.vocab->tokens.size()) > src.config.n_vocab) {
+    return Status::Error("tokenizer has " + std::to_string(src.vocab->tokens.size()) + " tokens but " + path +
+                         " has an embedding for " + std::to_string(src.config.n_vocab));
+  }
+  LEANLM_ASSIGN_OR_RETURN(ModelWeights weights, BindWeights(src.config, src.tensors, path));
+  LEANLM_ASSIGN_OR_RETURN(model->tokenizer_, Tokenizer::Create(*src.vocab));
+  model->llama_ = std::make_unique<LlamaModel>(src.config, std::move(weights));
+  return model;
+}
+
+}  // namespace leanlm
