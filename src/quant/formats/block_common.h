@@ -19,8 +19,8 @@
 
 namespace leanlm::quant {
 
-inline constexpr int kQK_K = 256;        // elements per K-quant super-block
-inline constexpr int kKScaleSize = 12;   // bytes of packed 6-bit scales/mins (Q4_K, Q5_K)
+inline constexpr int kQK_K = 256;       // elements per K-quant super-block
+inline constexpr int kKScaleSize = 12;  // bytes of packed 6-bit scales/mins (Q4_K, Q5_K)
 
 inline int MinC(int a, int b) { return a < b ? a : b; }
 inline int MaxC(int a, int b) { return a > b ? a : b; }
@@ -37,9 +37,7 @@ inline int NearestInt(float x) {
 }
 
 // C's (int)x for values that fit; 0 for NaN and out-of-range values.
-inline int TruncToInt(float x) {
-  return (x >= -2147483648.f && x < 2147483648.f) ? static_cast<int>(x) : 0;
-}
+inline int TruncToInt(float x) { return (x >= -2147483648.f && x < 2147483648.f) ? static_cast<int>(x) : 0; }
 
 // C's roundf/lroundf (half away from zero) for values that fit an int; 0 otherwise.
 inline int RoundHalfAway(float x) { return TruncToInt(std::roundf(x)); }
