@@ -5,6 +5,8 @@
 #include <cmath>
 #include <string>
 
+#include "quant/formats/block_common.h"
+
 namespace leanlm::quant {
 namespace {
 

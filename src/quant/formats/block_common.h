@@ -1,9 +1,10 @@
 // Helpers shared by the reference (scalar) block quantizers. They reproduce
 // the exact arithmetic of ggml's reference code (ggml-quants.c), so that the
 // same F32 input gives the same bytes as llama-quantize:
-//  - every float expression keeps ggml's operand order and float precision
-//    (no FMA contraction: GCC in ISO C++ mode does not contract, and clang is
-//    told not to by kNoContract below);
+//  - every float expression keeps ggml's operand order and float precision,
+//    and a*b+c is never fused into an FMA (the pragmas below; ggml-base is
+//    built for baseline x86-64, which has no FMA), so every .cpp doing
+//    quantizer arithmetic includes this header;
 //  - MIN/MAX follow C's `a < b ? a : b` (not std::min), which matters for NaN;
 //  - C's float-to-integer truncation is undefined out of range, so TruncToInt
 //    maps out-of-range and NaN to 0 instead of invoking undefined behaviour.
@@ -15,6 +16,8 @@
 
 #if defined(__clang__)
 #pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
 #endif
 
 namespace leanlm::quant {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "base/status.h"
+#include "quant/formats/block_common.h"
 #include "quant/formats/fp4.h"
 #include "quant/formats/nf4.h"
 
