@@ -70,6 +70,13 @@ const std::vector<std::string>& SupportedPreTokenizers() {
   return names;
 }
 
+std::string_view CanonicalPreTokenizerName(std::string_view name) {
+  for (const auto& spec : Specs()) {
+    if (std::find(spec.names.begin(), spec.names.end(), name) != spec.names.end()) return spec.names[0];
+  }
+  return "";
+}
+
 struct PreTokenizer::Regex {
   pcre2_code* code = nullptr;
   ~Regex() { pcre2_code_free(code); }

@@ -13,6 +13,10 @@
 
 namespace leanlm {
 
+// The first name of the group of names that share `name`'s regexes and
+// flags (for example "llama3" -> "llama-bpe"), or "" if the name is unknown.
+std::string_view CanonicalPreTokenizerName(std::string_view name);
+
 class PreTokenizer {
  public:
   // `name` is a tokenizer.ggml.pre value ("gpt-2", "llama-bpe", "qwen2", ...).

@@ -70,19 +70,21 @@ void SpmTokenizer::EncodeText(std::string_view input, bool after_special, std::v
   if (text.empty()) return;
   if (text.size() > UINT32_MAX / 2) return;  // offsets are 32-bit; far beyond any prompt
 
-  // One symbol per UTF-8 character (a malformed byte is a character of its own).
+  // One symbol per UTF-8 character. Each byte of a malformed sequence is a
+  // symbol of its own (llama.cpp trusts the lead byte's length, which lets
+  // an escaped space after a stray lead byte vanish into byte tokens).
   std::vector<Symbol> symbols;
   symbols.reserve(text.size());
+  const std::string_view all(text);
   for (uint32_t offset = 0; offset < text.size();) {
-    const auto len = static_cast<uint32_t>(
-        std::min<size_t>(Utf8SeqLen(static_cast<uint8_t>(text[offset])), text.size() - offset));
+    const Utf8Char c = DecodeUtf8Char(all.substr(offset));
+    const auto len = static_cast<uint32_t>(c.kind == Utf8Char::kValid ? c.length : 1);
     const auto index = static_cast<int32_t>(symbols.size());
     symbols.push_back({index - 1, offset + len == text.size() ? -1 : index + 1, offset, len});
     offset += len;
   }
 
   std::priority_queue<Bigram, std::vector<Bigram>, BigramLess> queue;
-  const std::string_view all(text);
   auto try_add = [&](int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;
     const std::string_view merged = all.substr(symbols[left].offset, symbols[left].n + symbols[right].n);
