@@ -3,7 +3,6 @@
 #include <strings.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <tuple>
 
@@ -199,8 +198,13 @@ DType RuleType(RuleState& s, DType type, const TensorDesc& t) {
 
 // llama_model_loader's weights_map order: layer number (-1 outside blocks), then name.
 std::pair<int64_t, std::string> OrderKey(const std::string& name) {
-  int layer = -1;
-  if (std::sscanf(name.c_str(), "blk.%d.", &layer) != 1) layer = -1;
+  int64_t layer = -1;
+  if (name.rfind("blk.", 0) == 0) {
+    int64_t v = 0;
+    size_t i = 4;
+    for (; i < name.size() && i < 4 + 15 && name[i] >= '0' && name[i] <= '9'; ++i) v = v * 10 + (name[i] - '0');
+    if (i > 4) layer = v;
+  }
   return {layer, name};
 }
 
