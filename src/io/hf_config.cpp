@@ -293,6 +293,7 @@ Result<ModelConfig> ConfigFromHfJson(const std::string& json_text, const std::st
   } catch (const std::exception& e) {  // not expected: every access is type-checked first
     return Status::Error(source + ": " + e.what());
   }
+  LEANLM_RETURN_IF_ERROR(c.Validate(source));  // the model's own limits (widths, layer count)
   return c;
 }
 

@@ -83,16 +83,19 @@ Status ParseTensorEntry(const std::string& name, const Json& info, const std::st
 
   const Json& shape = info["shape"];
   if (!shape.is_array()) return Status::Error(where + ": shape must be an array");
+  // Every partial product stays within int64, so elements() never overflows
+  // (a later zero dimension must not excuse a huge prefix).
+  constexpr uint64_t kMaxElements = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
   uint64_t elements = 1;
   for (const Json& dim : shape) {
     LEANLM_ASSIGN_OR_RETURN(const uint64_t n, ReadUnsigned(dim, where + ": shape entry"));
-    if (n != 0 && elements > std::numeric_limits<uint64_t>::max() / n) {
+    if (n != 0 && elements > kMaxElements / n) {
       return Status::Error(where + ": shape " + shape.dump() + " overflows");
     }
     elements *= n;
     t.shape.push_back(static_cast<int64_t>(n));
   }
-  if (elements > std::numeric_limits<uint64_t>::max() / kDtypes[d].size) {
+  if (elements > kMaxElements / kDtypes[d].size) {
     return Status::Error(where + ": shape " + shape.dump() + " overflows");
   }
   const uint64_t expected = elements * kDtypes[d].size;
