@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <utility>
 
+#include "base/log.h"
 #include "io/strict_json.h"
 
 namespace leanlm {
@@ -240,6 +240,9 @@ Result<SafetensorsFile> ParseSafetensors(const uint8_t* data, size_t size, const
     }
   }
   if (!misaligned.empty()) {
+    LEANLM_WARN("%s: %zu tensors are not aligned to their element size (the header is not padded to 8 bytes); "
+                "copying %zu bytes",
+                source.c_str(), misaligned.size(), copy_words * 8);
     std::vector<uint64_t>& copies = file.owner_->aligned_copies;
     copies.resize(copy_words);
     size_t word = 0;
