@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "base/log.h"
 #include "io/hf_dir.h"
 #include "io/strict_json.h"
