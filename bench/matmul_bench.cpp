@@ -98,26 +98,28 @@ TensorView View(const uint8_t* data, DType type, int64_t k, int64_t m) {
   return w;
 }
 
-// Args: type id, CPU level, k, m, threads.
+// Args: type id, CPU level, k, m, n (≤ 16: the decode kernels), threads.
 void BM_Decode(benchmark::State& state) {
   const auto type = static_cast<DType>(state.range(0));
   const auto level = static_cast<CpuLevel>(state.range(1));
-  const int64_t k = state.range(2), m = state.range(3);
-  const int threads = static_cast<int>(state.range(4));
+  const int64_t k = state.range(2), m = state.range(3), n = state.range(4);
+  const int threads = static_cast<int>(state.range(5));
   if (!CpuLevelSupported(level)) return state.SkipWithError("CPU level not supported");
   const size_t bytes = RowBytes(type, k).value() * m;
   const size_t copies = (kOverflowL3Bytes + bytes - 1) / bytes;
   static Buffer buf(kOverflowL3Bytes + (size_t{256} << 20));
   LEANLM_CHECK(copies * bytes <= buf.size);
-  std::vector<float> x(k, 0.5f), y(m);
+  std::vector<float> x(n * k, 0.5f), y(n * m);
   ThreadPool& pool = Pool(threads);
   size_t c = 0;
   for (auto _ : state) {
-    MatMulAtLevel(level, View(buf.bytes.get() + c * bytes, type, k, m), x.data(), 1, y.data(), pool);
+    MatMulAtLevel(level, View(buf.bytes.get() + c * bytes, type, k, m), x.data(), n, y.data(), pool);
     c = (c + 1) % copies;
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * n * m * k * state.iterations() * 1e-9, benchmark::Counter::kIsRate);
   state.SetLabel(std::string(TypeName(type)) + " " + CpuLevelName(level));
 }
 
@@ -153,7 +155,7 @@ void BM_PromptOneDnnSgemm(benchmark::State& state) {
   state.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * n * m * k * state.iterations() * 1e-9, benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_PromptOneDnnSgemm)->ArgNames({"k", "m", "n"})->Args({2048, 5632, 512})->UseRealTime();
+BENCHMARK(BM_PromptOneDnnSgemm)->ArgNames({"k", "m", "n"})->Args({2048, 5632, 512})->Args({4096, 14336, 512})->UseRealTime();
 
 // Empty parallel regions: the fork/join cost paid ~200 times per decode step.
 void BM_ForkJoin(benchmark::State& state) {
@@ -165,22 +167,36 @@ BENCHMARK(BM_ForkJoin)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
 void RegisterShapes() {
   const int64_t kTypes[] = {static_cast<int64_t>(DType::kF32), static_cast<int64_t>(DType::kF16),
                             static_cast<int64_t>(DType::kBF16)};
+  const auto best = static_cast<int64_t>(DetectedCpuLevel());
+  auto decode = [](int64_t type, int64_t level, int64_t k, int64_t m, int64_t n, int64_t threads) {
+    benchmark::RegisterBenchmark("BM_Decode", BM_Decode)
+        ->ArgNames({"type", "level", "k", "m", "n", "threads"})
+        ->Args({type, level, k, m, n, threads})
+        ->UseRealTime();
+  };
+  auto prompt = [](int64_t type, int64_t level, int64_t k, int64_t m, int64_t n, int64_t threads) {
+    benchmark::RegisterBenchmark("BM_Prompt", BM_Prompt)
+        ->ArgNames({"type", "level", "k", "m", "n", "threads"})
+        ->Args({type, level, k, m, n, threads})
+        ->UseRealTime();
+  };
+  // Every type, level and thread count on TinyLlama-1.1B's FFN up projection
+  // and output layer (decode) and a 512-token prompt through the FFN.
   for (int64_t type : kTypes) {
-    for (int level = 0; level < kNumCpuLevels; ++level) {
-      for (int threads : {1, 2}) {
-        // TinyLlama-1.1B's FFN up projection and its output layer.
-        for (auto [k, m] : {std::pair<int64_t, int64_t>{2048, 5632}, {2048, 32000}}) {
-          benchmark::RegisterBenchmark("BM_Decode", BM_Decode)
-              ->ArgNames({"type", "level", "k", "m", "threads"})
-              ->Args({type, level, k, m, threads})
-              ->UseRealTime();
-        }
-        benchmark::RegisterBenchmark("BM_Prompt", BM_Prompt)
-            ->ArgNames({"type", "level", "k", "m", "n", "threads"})
-            ->Args({type, level, 2048, 5632, 512, threads})
-            ->UseRealTime();
+    for (int64_t level = 0; level < kNumCpuLevels; ++level) {
+      for (int64_t threads : {1, 2}) {
+        decode(type, level, 2048, 5632, 1, threads);
+        decode(type, level, 2048, 32000, 1, threads);
+        if (level > 0 || threads == 2) prompt(type, level, 2048, 5632, level > 0 ? 512 : 64, threads);
       }
     }
+  }
+  // llama.cpp's test-backend-ops perf shape (k 4096, m 14336) at the best
+  // level and 2 threads, for the peer comparison; small batches included.
+  for (int64_t type : kTypes) {
+    for (int64_t n : {1, 2, 4, 5, 8, 16}) decode(type, best, 4096, 14336, n, 2);
+    prompt(type, best, 4096, 14336, 32, 2);
+    prompt(type, best, 4096, 14336, 512, 2);
   }
 }
 const bool kRegistered = (RegisterShapes(), true);

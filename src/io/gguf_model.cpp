@@ -257,6 +257,7 @@ Result<ModelConfig> ConfigFromGguf(const GgufFile& g) {
     c.activation = Activation::kGeluTanh;
     c.embed_scale = std::sqrt(static_cast<float>(c.n_embd));
   }
+  LEANLM_RETURN_IF_ERROR(c.Validate(g.name()));
   return c;
 }
 

@@ -1,4 +1,4 @@
-// MatMul's dispatch and blocking. Decode (n ≤ kMaxGemvRows) streams each
+// MatMul's dispatch and blocking. Decode (n ≤ kGemvMaxBatch) streams each
 // weight row once through the type's gemv, rows handed to threads in chunks
 // from a shared counter (a thread slowed by another process just takes fewer
 // chunks). Prompt processing is a blocked GEMM (Goto/BLIS style): x is packed
@@ -19,6 +19,7 @@ namespace {
 constexpr int64_t kGemvChunkBytes = 64 << 10;  // weight bytes a decode thread claims at a time
 constexpr int64_t kKc = 256;                   // GEMM depth block: a multiple of every block size
 constexpr int64_t kMaxMc = 256;                // GEMM weight rows per tile: kKc·kMaxMc·4 B = 256 KiB in L2
+constexpr int64_t kGemvMaxBatch = 16;          // up to here, gemv passes beat packing for the GEMM
 
 struct KernelRegistry {
   std::array<std::array<MatMulKernels, kNumCpuLevels>, kMaxTypeId> rows{};
@@ -42,6 +43,15 @@ KernelRegistry& GetKernelRegistry() {
   return registry;
 }
 
+// Rows of x above kMaxGemvRows are done in passes of kMaxGemvRows over the
+// same chunk of weight rows, which the first pass left in L2.
+void GemvChunk(GemvFn gemv, const WeightRef& w, const float* x, int64_t n, float* y, int64_t m, int64_t r0,
+               int64_t r1) {
+  for (int64_t i0 = 0; i0 < n; i0 += kMaxGemvRows) {
+    gemv(w, x + i0 * w.k, std::min(kMaxGemvRows, n - i0), y + i0 * m, m, r0, r1);
+  }
+}
+
 void Gemv(GemvFn gemv, const WeightRef& w, const float* x, int64_t n, float* y, int64_t m, ThreadPool& pool) {
   // Chunks are whole multiples of 16 rows (the kernels' row unrolling) and
   // leave every thread several chunks to balance with.
@@ -50,7 +60,7 @@ void Gemv(GemvFn gemv, const WeightRef& w, const float* x, int64_t n, float* y, 
   chunk = std::min(chunk, (m + 4 * threads - 1) / (4 * threads));
   chunk = std::max<int64_t>(16, (chunk + 15) / 16 * 16);
   if (threads == 1 || chunk >= m) {
-    gemv(w, x, n, y, m, 0, m);
+    GemvChunk(gemv, w, x, n, y, m, 0, m);
     return;
   }
   std::atomic<int64_t> next{0};
@@ -58,7 +68,7 @@ void Gemv(GemvFn gemv, const WeightRef& w, const float* x, int64_t n, float* y, 
     for (;;) {
       const int64_t r0 = next.fetch_add(chunk, std::memory_order_relaxed);
       if (r0 >= m) break;
-      gemv(w, x, n, y, m, r0, std::min(r0 + chunk, m));
+      GemvChunk(gemv, w, x, n, y, m, r0, std::min(r0 + chunk, m));
     }
   });
 }
@@ -169,7 +179,7 @@ void MatMulAtLevel(CpuLevel level, const TensorView& w, const float* x, int64_t 
   if (n == 0 || m == 0) return;
   const WeightRef ref{static_cast<const uint8_t*>(w.data), w.row_bytes(), w.cols(), w.type};
   const MatMulKernels kernels = FindMatMulKernels(w.type, level);
-  if (n <= kMaxGemvRows) {
+  if (n <= kGemvMaxBatch) {
     Gemv(kernels.gemv, ref, x, n, y, m, pool);
   } else {
     Gemm(kernels.pack, GetGemmKernel(level), ref, x, n, y, m, pool);

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <string>
 
+#include "quant/formats/block_common.h"
+
 namespace leanlm::quant {
 namespace {
 
@@ -80,7 +82,8 @@ NestedAbsmax QuantizeNestedAbsmax(std::span<const float> absmax, const std::arra
 }
 
 Status DequantizeNestedAbsmax(const NestedAbsmax& nested, std::span<const float> map, std::span<float> absmax) {
-  if (map.size() != 256) return Status::Error("nested quant map has " + std::to_string(map.size()) + " entries, expected 256");
+  if (map.size() != 256)
+    return Status::Error("nested quant map has " + std::to_string(map.size()) + " entries, expected 256");
   if (nested.codes.size() != absmax.size()) {
     return Status::Error("nested absmax has " + std::to_string(nested.codes.size()) + " codes for " +
                          std::to_string(absmax.size()) + " blocks");

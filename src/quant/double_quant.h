@@ -20,9 +20,9 @@ namespace leanlm::quant {
 inline constexpr int kNestedBlock = 256;
 
 struct NestedAbsmax {
-  float offset = 0;              // mean of the absmax values (bitsandbytes' nested_offset)
-  std::vector<uint8_t> codes;    // one per absmax value: index into the 8-bit map
-  std::vector<float> absmax2;    // one per kNestedBlock codes (bitsandbytes' nested_absmax)
+  float offset = 0;            // mean of the absmax values (bitsandbytes' nested_offset)
+  std::vector<uint8_t> codes;  // one per absmax value: index into the 8-bit map
+  std::vector<float> absmax2;  // one per kNestedBlock codes (bitsandbytes' nested_absmax)
 };
 
 // bitsandbytes' create_dynamic_map(signed=True, max_exponent_bits=7,

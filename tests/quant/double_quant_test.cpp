@@ -1,11 +1,11 @@
 // Double quantization of NF4 block constants (bitsandbytes' nested absmax).
+#include "quant/double_quant.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
-
-#include "quant/double_quant.h"
 
 namespace leanlm::quant {
 namespace {

@@ -28,11 +28,11 @@ struct FormatFacts {
 };
 
 const FormatFacts kFormats[] = {
-    {DType::kQ4_0, "q4_0", 32, 18},     {DType::kQ4_1, "q4_1", 32, 20},     {DType::kQ5_0, "q5_0", 32, 22},
-    {DType::kQ5_1, "q5_1", 32, 24},     {DType::kQ8_0, "q8_0", 32, 34},     {DType::kQ2_K, "q2_K", 256, 84},
-    {DType::kQ3_K, "q3_K", 256, 110},   {DType::kQ4_K, "q4_K", 256, 144},   {DType::kQ5_K, "q5_K", 256, 176},
-    {DType::kQ6_K, "q6_K", 256, 210},   {DType::kQ8_K, "q8_K", 256, 292},   {DType::kIQ4_NL, "iq4_nl", 32, 18},
-    {DType::kTQ1_0, "tq1_0", 256, 54},  {DType::kTQ2_0, "tq2_0", 256, 66},
+    {DType::kQ4_0, "q4_0", 32, 18},    {DType::kQ4_1, "q4_1", 32, 20},    {DType::kQ5_0, "q5_0", 32, 22},
+    {DType::kQ5_1, "q5_1", 32, 24},    {DType::kQ8_0, "q8_0", 32, 34},    {DType::kQ2_K, "q2_K", 256, 84},
+    {DType::kQ3_K, "q3_K", 256, 110},  {DType::kQ4_K, "q4_K", 256, 144},  {DType::kQ5_K, "q5_K", 256, 176},
+    {DType::kQ6_K, "q6_K", 256, 210},  {DType::kQ8_K, "q8_K", 256, 292},  {DType::kIQ4_NL, "iq4_nl", 32, 18},
+    {DType::kTQ1_0, "tq1_0", 256, 54}, {DType::kTQ2_0, "tq2_0", 256, 66},
 };
 
 std::string Upper(std::string s) {
@@ -134,9 +134,9 @@ TEST(BlockFormats, GaussianRoundTripError) {
     DType type;
     double max_rel_rmse;
   } kBounds[] = {
-      {DType::kQ8_0, 0.0075}, {DType::kQ8_K, 0.010}, {DType::kQ6_K, 0.024}, {DType::kQ5_K, 0.046},
-      {DType::kQ5_1, 0.050},  {DType::kQ5_0, 0.056}, {DType::kQ4_K, 0.092}, {DType::kQ4_1, 0.10},
-      {DType::kQ4_0, 0.11},   {DType::kIQ4_NL, 0.10}, {DType::kQ3_K, 0.19}, {DType::kQ2_K, 0.35},
+      {DType::kQ8_0, 0.0075}, {DType::kQ8_K, 0.010},  {DType::kQ6_K, 0.024}, {DType::kQ5_K, 0.046},
+      {DType::kQ5_1, 0.050},  {DType::kQ5_0, 0.056},  {DType::kQ4_K, 0.092}, {DType::kQ4_1, 0.10},
+      {DType::kQ4_0, 0.11},   {DType::kIQ4_NL, 0.10}, {DType::kQ3_K, 0.19},  {DType::kQ2_K, 0.35},
   };
   Gauss g(7);
   std::vector<float> x(16 * 256);
@@ -168,12 +168,23 @@ TEST(BlockFormats, LinearFormatsWorstCaseError) {
       }
       float bound = 0;
       switch (type) {
-        case DType::kQ8_0: bound = amax / 127 * (0.5f + 127 * kHalfUlp); break;
-        case DType::kQ4_0: bound = amax / 8 * (1.0f + 8 * kHalfUlp); break;
-        case DType::kQ5_0: bound = amax / 16 * (1.0f + 16 * kHalfUlp); break;
-        case DType::kQ4_1: bound = (max - min) / 15 * (0.5f + 15 * kHalfUlp) + std::fabs(min) * kHalfUlp; break;
-        case DType::kQ5_1: bound = (max - min) / 31 * (0.5f + 31 * kHalfUlp) + std::fabs(min) * kHalfUlp; break;
-        default: break;
+        case DType::kQ8_0:
+          bound = amax / 127 * (0.5f + 127 * kHalfUlp);
+          break;
+        case DType::kQ4_0:
+          bound = amax / 8 * (1.0f + 8 * kHalfUlp);
+          break;
+        case DType::kQ5_0:
+          bound = amax / 16 * (1.0f + 16 * kHalfUlp);
+          break;
+        case DType::kQ4_1:
+          bound = (max - min) / 15 * (0.5f + 15 * kHalfUlp) + std::fabs(min) * kHalfUlp;
+          break;
+        case DType::kQ5_1:
+          bound = (max - min) / 31 * (0.5f + 31 * kHalfUlp) + std::fabs(min) * kHalfUlp;
+          break;
+        default:
+          break;
       }
       bound = bound * 1.0001f + 1e-6f;  // float rounding of the products
       for (size_t j = 32 * b; j < 32 * b + 32; ++j) {
@@ -191,12 +202,15 @@ TEST(BlockFormats, LlamaCppQuantizeFnsThresholds) {
   for (const FormatFacts& f : kFormats) {
     const std::vector<float> y = RoundTrip(f.type, x);
     double sum = 0;
-    for (size_t i = 0; i < x.size(); ++i) sum += (static_cast<double>(x[i]) - y[i]) * (static_cast<double>(x[i]) - y[i]);
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double d = static_cast<double>(x[i]) - y[i];
+      sum += d * d;
+    }
     const float err = std::sqrt(static_cast<float>(sum)) / static_cast<float>(x.size());
     const float limit = f.type == DType::kTQ1_0 || f.type == DType::kTQ2_0 ? 0.01f
-                        : f.type == DType::kQ2_K                             ? 0.0075f
-                        : f.type == DType::kQ3_K                             ? 0.0040f
-                                                                             : 0.002f;
+                        : f.type == DType::kQ2_K                           ? 0.0075f
+                        : f.type == DType::kQ3_K                           ? 0.0040f
+                                                                           : 0.002f;
     EXPECT_LT(err, limit) << f.name;
   }
 }
@@ -232,8 +246,8 @@ TEST(BlockFormats, Q4_0OfARamp) {
   float y[32];
   quant::DequantizeRowQ4_0(&b, y, 32);
   EXPECT_EQ(y[0], -16.0f);
-  EXPECT_EQ(y[1], -14.0f);   // -15 rounds up to -14 (trunc of 1.0)
-  EXPECT_EQ(y[31], 14.0f);   // 15 would be code 16: clamped to 15
+  EXPECT_EQ(y[1], -14.0f);  // -15 rounds up to -14 (trunc of 1.0)
+  EXPECT_EQ(y[31], 14.0f);  // 15 would be code 16: clamped to 15
 }
 
 TEST(BlockFormats, TernaryPacking) {

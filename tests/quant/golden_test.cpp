@@ -139,8 +139,8 @@ TEST_P(GoldenTest, SameBytesAndFloatsAsGgml) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, GoldenTest,
-                         testing::Values("q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K", "q4_K", "q5_K",
-                                         "q6_K", "q8_K", "iq4_nl", "tq1_0", "tq2_0"),
+                         testing::Values("q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K",
+                                         "q8_K", "iq4_nl", "tq1_0", "tq2_0"),
                          [](const testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
 
 // The fp16 rounding of scales decides bytes: check the hard cases (rounding

@@ -118,9 +118,9 @@ TEST(Nf4, BlockLayoutAndRoundTrip) {
 
 TEST(Fp4, SignAndMagnitudeCodes) {
   float x[64] = {};
-  x[0] = -2.0f;   // absmax: code 8 + 3 (-1.0)
-  x[1] = 1.0f;    // 0.5: code 5
-  x[2] = 0.5f;    // 0.25: code 7
+  x[0] = -2.0f;      // absmax: code 8 + 3 (-1.0)
+  x[1] = 1.0f;       // 0.5: code 5
+  x[2] = 0.5f;       // 0.25: code 7
   x[3] = -1.0f / 3;  // -0.1667: code 8 + 6
   quant::BlockFp4 b;
   quant::QuantizeRowFp4(x, &b, 64);
@@ -162,7 +162,8 @@ TEST(IntGroup, RangeIncludesZeroAndErrorIsHalfAStep) {
     const int g = static_cast<int>(tr.block_size);
     const int maxq = tr.type_size - 4 == static_cast<size_t>(g) ? 255 : 15;
     std::vector<float> x(8 * 128);
-    for (size_t i = 0; i < x.size(); ++i) x[i] = (next() - (i < 512 ? 0.5f : -0.2f)) * 3.0f;  // some all-positive groups
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] = (next() - (i < 512 ? 0.5f : -0.2f)) * 3.0f;  // some all-positive groups
     std::vector<uint8_t> q(Bytes(t, static_cast<int64_t>(x.size())));
     std::vector<float> y(x.size());
     tr.from_float(x.data(), q.data(), static_cast<int64_t>(x.size()));
@@ -190,9 +191,14 @@ TEST(LeanlmFormats, RegistryRows) {
     int64_t block;
     size_t bytes;
   } kRows[] = {
-      {kNF4, "nf4", 64, 36},          {kFP4, "fp4", 64, 36},          {kInt4G32, "int4_g32", 32, 20},
-      {kInt4G64, "int4_g64", 64, 36}, {kInt4G128, "int4_g128", 128, 68}, {kInt8G32, "int8_g32", 32, 36},
-      {kInt8G64, "int8_g64", 64, 68}, {kInt8G128, "int8_g128", 128, 132},
+      {kNF4, "nf4", 64, 36},
+      {kFP4, "fp4", 64, 36},
+      {kInt4G32, "int4_g32", 32, 20},
+      {kInt4G64, "int4_g64", 64, 36},
+      {kInt4G128, "int4_g128", 128, 68},
+      {kInt8G32, "int8_g32", 32, 36},
+      {kInt8G64, "int8_g64", 64, 68},
+      {kInt8G128, "int8_g128", 128, 132},
   };
   for (const auto& r : kRows) {
     EXPECT_GE(static_cast<uint32_t>(r.type), 200u);

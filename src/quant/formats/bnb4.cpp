@@ -1,9 +1,10 @@
 // NF4 and FP4: bitsandbytes' blockwise 4-bit formats (kQuantizeBlockwise and
 // kDequantizeBlockwise in its csrc/kernels.cu).
-#include <cmath>
 #include <cfloat>
+#include <cmath>
 
 #include "base/status.h"
+#include "quant/formats/block_common.h"
 #include "quant/formats/fp4.h"
 #include "quant/formats/nf4.h"
 
@@ -13,10 +14,9 @@ namespace {
 // bitsandbytes' NF4 decision thresholds (midpoints of adjacent codes, as
 // float constants in its kernel), ascending: the code is how many lie below x.
 constexpr float kNf4Thresholds[15] = {
-    -0.8480964004993439f, -0.6106329262256622f, -0.4599952697753906f, -0.33967943489551544f,
-    -0.23460740596055984f, -0.13791173323988914f, -0.045525018125772476f, 0.03979014977812767f,
-    0.1202552504837513f,  0.2035212516784668f,  0.2920137718319893f,  0.3893125355243683f,
-    0.5016634166240692f,  0.6427869200706482f,  0.8614784181118011f,
+    -0.8480964004993439f,  -0.6106329262256622f,   -0.4599952697753906f, -0.33967943489551544f, -0.23460740596055984f,
+    -0.13791173323988914f, -0.045525018125772476f, 0.03979014977812767f, 0.1202552504837513f,   0.2035212516784668f,
+    0.2920137718319893f,   0.3893125355243683f,    0.5016634166240692f,  0.6427869200706482f,   0.8614784181118011f,
 };
 
 // FP4 magnitudes in ascending order are codes 0, 1, 6, 7, 4, 5, 2, 3; its
@@ -77,12 +77,8 @@ uint8_t Fp4Code(float x) {
 }
 
 void QuantizeRowNf4(const float* x, void* y, int64_t n) { QuantizeRow<BlockNf4, kQKNf4, Nf4Code>(x, y, n); }
-void DequantizeRowNf4(const void* x, float* y, int64_t n) {
-  DequantizeRow<BlockNf4, kQKNf4, kNf4Values>(x, y, n);
-}
+void DequantizeRowNf4(const void* x, float* y, int64_t n) { DequantizeRow<BlockNf4, kQKNf4, kNf4Values>(x, y, n); }
 void QuantizeRowFp4(const float* x, void* y, int64_t n) { QuantizeRow<BlockFp4, kQKFp4, Fp4Code>(x, y, n); }
-void DequantizeRowFp4(const void* x, float* y, int64_t n) {
-  DequantizeRow<BlockFp4, kQKFp4, kFp4Values>(x, y, n);
-}
+void DequantizeRowFp4(const void* x, float* y, int64_t n) { DequantizeRow<BlockFp4, kQKFp4, kFp4Values>(x, y, n); }
 
 }  // namespace leanlm::quant

@@ -12,13 +12,13 @@ inline constexpr int kQKFp4 = 64;
 // bitsandbytes' fp4 table {0, 0.0625, 8, 12, 4, 6, 2, 3} / 12, and its
 // negatives in codes 8..15 (bit 3 is the sign).
 inline constexpr float kFp4Values[16] = {
-    0.0f,   0.005208333333f,  0.66666667f,  1.0f,  0.33333333f,  0.5f,  0.16666667f,  0.25f,
-    -0.0f,  -0.005208333333f, -0.66666667f, -1.0f, -0.33333333f, -0.5f, -0.16666667f, -0.25f,
+    0.0f,  0.005208333333f,  0.66666667f,  1.0f,  0.33333333f,  0.5f,  0.16666667f,  0.25f,
+    -0.0f, -0.005208333333f, -0.66666667f, -1.0f, -0.33333333f, -0.5f, -0.16666667f, -0.25f,
 };
 
 struct BlockFp4 {
-  float absmax;             // largest |x| of the block
-  uint8_t qs[kQKFp4 / 2];   // element 2j in the high nibble of qs[j], 2j+1 in the low nibble
+  float absmax;            // largest |x| of the block
+  uint8_t qs[kQKFp4 / 2];  // element 2j in the high nibble of qs[j], 2j+1 in the low nibble
 };
 static_assert(sizeof(BlockFp4) == 36);
 

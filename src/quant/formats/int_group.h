@@ -16,9 +16,9 @@ namespace leanlm::quant {
 template <int kBits, int kGroup>
 struct BlockIntGroup {
   static_assert(kBits == 4 || kBits == 8);
-  uint16_t scale;                   // fp16
-  uint8_t zero;                     // 0..2^bits - 1
-  uint8_t pad;                      // 0
+  uint16_t scale;  // fp16
+  uint8_t zero;    // 0..2^bits - 1
+  uint8_t pad;     // 0
   uint8_t qs[kGroup * kBits / 8];
 };
 static_assert(sizeof(BlockIntGroup<4, 32>) == 20);

@@ -4,6 +4,7 @@
 
 #include "base/fp16.h"
 #include "base/status.h"
+#include "quant/formats/block_common.h"
 
 namespace leanlm::quant {
 namespace {

@@ -25,18 +25,18 @@ void SignedAbsMax(int n, const float* x, float* max, float* amax) {
 
 }  // namespace
 
-float MakeQxQuants(int n, int nmax, const float* x, int8_t* L) {
+float MakeQxQuants(int n, int nmax, const float* x, int8_t* levels) {
   float max, amax;
   SignedAbsMax(n, x, &max, &amax);
   if (amax < kGroupMaxEps) {
-    for (int i = 0; i < n; ++i) L[i] = 0;
+    for (int i = 0; i < n; ++i) levels[i] = 0;
     return 0.f;
   }
   float iscale = -nmax / max;
   float sumlx = 0, suml2 = 0;
   for (int i = 0; i < n; ++i) {
     const int l = MaxC(-nmax, MinC(nmax - 1, NearestInt(iscale * x[i])));
-    L[i] = static_cast<int8_t>(l + nmax);
+    levels[i] = static_cast<int8_t>(l + nmax);
     const float w = x[i] * x[i];
     sumlx += w * x[i] * l;
     suml2 += w * l * l;
@@ -55,7 +55,7 @@ float MakeQxQuants(int n, int nmax, const float* x, int8_t* L) {
     }
     if (suml2 > 0 && sumlx * sumlx > best * suml2) {
       for (int i = 0; i < n; ++i) {
-        L[i] = static_cast<int8_t>(nmax + MaxC(-nmax, MinC(nmax - 1, NearestInt(iscale * x[i]))));
+        levels[i] = static_cast<int8_t>(nmax + MaxC(-nmax, MinC(nmax - 1, NearestInt(iscale * x[i]))));
       }
       scale = sumlx / suml2;
       best = scale * sumlx;
@@ -64,18 +64,18 @@ float MakeQxQuants(int n, int nmax, const float* x, int8_t* L) {
   return scale;
 }
 
-float MakeQ3Quants(int n, int nmax, const float* x, int8_t* L) {
+float MakeQ3Quants(int n, int nmax, const float* x, int8_t* levels) {
   float max, amax;
   SignedAbsMax(n, x, &max, &amax);
   if (amax < kGroupMaxEps) {
-    for (int i = 0; i < n; ++i) L[i] = 0;
+    for (int i = 0; i < n; ++i) levels[i] = 0;
     return 0.f;
   }
   const float iscale = -nmax / max;
   float sumlx = 0, suml2 = 0;
   for (int i = 0; i < n; ++i) {
     const int l = MaxC(-nmax, MinC(nmax - 1, NearestInt(iscale * x[i])));
-    L[i] = static_cast<int8_t>(l);
+    levels[i] = static_cast<int8_t>(l);
     const float w = x[i] * x[i];
     sumlx += w * x[i] * l;
     suml2 += w * l * l;
@@ -84,15 +84,15 @@ float MakeQ3Quants(int n, int nmax, const float* x, int8_t* L) {
     int n_changed = 0;
     for (int i = 0; i < n; ++i) {
       const float w = x[i] * x[i];
-      float slx = sumlx - w * x[i] * L[i];
+      float slx = sumlx - w * x[i] * levels[i];
       if (slx > 0) {
-        float sl2 = suml2 - w * L[i] * L[i];
+        float sl2 = suml2 - w * levels[i] * levels[i];
         const int new_l = MaxC(-nmax, MinC(nmax - 1, NearestInt(x[i] * sl2 / slx)));
-        if (new_l != L[i]) {
+        if (new_l != levels[i]) {
           slx += w * x[i] * new_l;
           sl2 += w * new_l * new_l;
           if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
-            L[i] = static_cast<int8_t>(new_l);
+            levels[i] = static_cast<int8_t>(new_l);
             sumlx = slx;
             suml2 = sl2;
             ++n_changed;
@@ -102,12 +102,12 @@ float MakeQ3Quants(int n, int nmax, const float* x, int8_t* L) {
     }
     if (n_changed == 0) break;
   }
-  for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(L[i] + nmax);
+  for (int i = 0; i < n; ++i) levels[i] = static_cast<int8_t>(levels[i] + nmax);
   return sumlx / suml2;
 }
 
-float MakeQkx2Quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min, uint8_t* Laux,
-                     float rmin, float rdelta, int nstep, bool use_mad) {
+float MakeQkx2Quants(int n, int nmax, const float* x, const float* weights, uint8_t* levels, float* the_min,
+                     uint8_t* levels_aux, float rmin, float rdelta, int nstep, bool use_mad) {
   float min = x[0], max = x[0];
   float sum_w = weights[0];
   float sum_x = sum_w * x[0];
@@ -120,7 +120,7 @@ float MakeQkx2Quants(int n, int nmax, const float* x, const float* weights, uint
   }
   if (min > 0) min = 0;
   if (max == min) {
-    for (int i = 0; i < n; ++i) L[i] = 0;
+    for (int i = 0; i < n; ++i) levels[i] = 0;
     *the_min = -min;
     return 0.f;
   }
@@ -128,8 +128,8 @@ float MakeQkx2Quants(int n, int nmax, const float* x, const float* weights, uint
   float scale = 1 / iscale;
   float best_mad = 0;
   for (int i = 0; i < n; ++i) {
-    L[i] = static_cast<uint8_t>(MaxC(0, MinC(nmax, NearestInt(iscale * (x[i] - min)))));
-    float diff = scale * L[i] + min - x[i];
+    levels[i] = static_cast<uint8_t>(MaxC(0, MinC(nmax, NearestInt(iscale * (x[i] - min)))));
+    float diff = scale * levels[i] + min - x[i];
     diff = use_mad ? std::fabs(diff) : diff * diff;
     best_mad += weights[i] * diff;
   }
@@ -142,28 +142,28 @@ float MakeQkx2Quants(int n, int nmax, const float* x, const float* weights, uint
     float sum_l = 0, sum_l2 = 0, sum_xl = 0;
     for (int i = 0; i < n; ++i) {
       const int l = MaxC(0, MinC(nmax, NearestInt(iscale * (x[i] - min))));
-      Laux[i] = static_cast<uint8_t>(l);
+      levels_aux[i] = static_cast<uint8_t>(l);
       const float w = weights[i];
       sum_l += w * l;
       sum_l2 += w * l * l;
       sum_xl += w * l * x[i];
     }
-    const float D = sum_w * sum_l2 - sum_l * sum_l;
-    if (D > 0) {
-      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+    const float det = sum_w * sum_l2 - sum_l * sum_l;
+    if (det > 0) {
+      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
+      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
       if (this_min > 0) {
         this_min = 0;
         this_scale = sum_xl / sum_l2;
       }
       float mad = 0;
       for (int i = 0; i < n; ++i) {
-        float diff = this_scale * Laux[i] + this_min - x[i];
+        float diff = this_scale * levels_aux[i] + this_min - x[i];
         diff = use_mad ? std::fabs(diff) : diff * diff;
         mad += weights[i] * diff;
       }
       if (mad < best_mad) {
-        for (int i = 0; i < n; ++i) L[i] = Laux[i];
+        for (int i = 0; i < n; ++i) levels[i] = levels_aux[i];
         best_mad = mad;
         scale = this_scale;
         min = this_min;
@@ -195,10 +195,10 @@ void PutScaleMinK4(int j, uint8_t ls, uint8_t lm, uint8_t* q) {
   }
 }
 
-void QuantizeSuperBlockK4(const float* x, int nmax, float rmin, int nstep, uint8_t* L, uint16_t* d, uint16_t* dmin,
+void QuantizeSuperBlockK4(const float* x, int nmax, float rmin, int nstep, uint8_t* levels, uint16_t* d, uint16_t* dmin,
                           uint8_t* scales) {
   constexpr int kGroups = kQK_K / 32;
-  uint8_t Laux[32];
+  uint8_t levels_aux[32];
   float weights[32];
   float mins[kGroups];
   float group_scales[kGroups];
@@ -209,7 +209,8 @@ void QuantizeSuperBlockK4(const float* x, int nmax, float rmin, int nstep, uint8
     for (int l = 0; l < 32; ++l) sum_x2 += xg[l] * xg[l];
     const float av_x = std::sqrt(sum_x2 / 32);
     for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xg[l]);
-    group_scales[j] = MakeQkx2Quants(32, nmax, xg, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep, false);
+    group_scales[j] =
+        MakeQkx2Quants(32, nmax, xg, weights, levels + 32 * j, &mins[j], levels_aux, rmin, 0.1f, nstep, false);
     if (group_scales[j] > max_scale) max_scale = group_scales[j];
     if (mins[j] > max_min) max_min = mins[j];
   }
@@ -231,7 +232,7 @@ void QuantizeSuperBlockK4(const float* x, int nmax, float rmin, int nstep, uint8
     if (dl == 0) continue;
     const float dm = Fp16ToFp32(*dmin) * m;
     for (int ii = 0; ii < 32; ++ii) {
-      L[32 * j + ii] = static_cast<uint8_t>(MaxC(0, MinC(nmax, NearestInt((x[32 * j + ii] + dm) / dl))));
+      levels[32 * j + ii] = static_cast<uint8_t>(MaxC(0, MinC(nmax, NearestInt((x[32 * j + ii] + dm) / dl))));
     }
   }
 }

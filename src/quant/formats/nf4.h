@@ -32,8 +32,8 @@ inline constexpr float kNf4Values[16] = {
 };
 
 struct BlockNf4 {
-  float absmax;             // largest |x| of the block
-  uint8_t qs[kQKNf4 / 2];   // element 2j in the high nibble of qs[j], 2j+1 in the low nibble
+  float absmax;            // largest |x| of the block
+  uint8_t qs[kQKNf4 / 2];  // element 2j in the high nibble of qs[j], 2j+1 in the low nibble
 };
 static_assert(sizeof(BlockNf4) == 36);
 

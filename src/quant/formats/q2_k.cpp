@@ -15,8 +15,8 @@ namespace leanlm::quant {
 void QuantizeRowQ2_K(const float* x, void* vy, int64_t n) {
   LEANLM_CHECK(n % kQK_K == 0);
   auto* y = static_cast<BlockQ2_K*>(vy);
-  uint8_t L[kQK_K];
-  uint8_t Laux[16];
+  uint8_t levels[kQK_K];
+  uint8_t levels_aux[16];
   float weights[16];
   float mins[kQK_K / 16];
   float scales[kQK_K / 16];
@@ -25,7 +25,8 @@ void QuantizeRowQ2_K(const float* x, void* vy, int64_t n) {
     float max_scale = 0, max_min = 0;  // scales are positive since the min is subtracted
     for (int j = 0; j < kQK_K / 16; ++j) {
       for (int l = 0; l < 16; ++l) weights[l] = std::fabs(x[16 * j + l]);
-      scales[j] = MakeQkx2Quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f, 15, true);
+      scales[j] =
+          MakeQkx2Quants(16, 3, x + 16 * j, weights, levels + 16 * j, &mins[j], levels_aux, -0.5f, 0.1f, 15, true);
       if (scales[j] > max_scale) max_scale = scales[j];
       if (mins[j] > max_min) max_min = mins[j];
     }
@@ -52,13 +53,13 @@ void QuantizeRowQ2_K(const float* x, void* vy, int64_t n) {
       if (d == 0) continue;
       const float dm = Fp16ToFp32(y[i].dmin) * (y[i].scales[j] >> 4);
       for (int ii = 0; ii < 16; ++ii) {
-        L[16 * j + ii] = static_cast<uint8_t>(MaxC(0, MinC(3, NearestInt((x[16 * j + ii] + dm) / d))));
+        levels[16 * j + ii] = static_cast<uint8_t>(MaxC(0, MinC(3, NearestInt((x[16 * j + ii] + dm) / d))));
       }
     }
     for (int j = 0; j < kQK_K; j += 128) {
       for (int l = 0; l < 32; ++l) {
-        y[i].qs[j / 4 + l] =
-            static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+        y[i].qs[j / 4 + l] = static_cast<uint8_t>(levels[j + l] | (levels[j + l + 32] << 2) |
+                                                  (levels[j + l + 64] << 4) | (levels[j + l + 96] << 6));
       }
     }
   }

@@ -23,12 +23,12 @@ int GroupScale(const uint8_t* scales, int j) {
 void QuantizeRowQ3_K(const float* x, void* vy, int64_t n) {
   LEANLM_CHECK(n % kQK_K == 0);
   auto* y = static_cast<BlockQ3_K*>(vy);
-  int8_t L[kQK_K];
+  int8_t levels[kQK_K];
   float scales[kQK_K / 16];
   for (int64_t i = 0; i < n / kQK_K; ++i, x += kQK_K) {
     float max_scale = 0, amax = 0;
     for (int j = 0; j < kQK_K / 16; ++j) {
-      scales[j] = MakeQ3Quants(16, 4, x + 16 * j, L + 16 * j);
+      scales[j] = MakeQ3Quants(16, 4, x + 16 * j, levels + 16 * j);
       const float scale = std::fabs(scales[j]);
       if (scale > amax) {
         amax = scale;
@@ -59,20 +59,20 @@ void QuantizeRowQ3_K(const float* x, void* vy, int64_t n) {
       const float d = Fp16ToFp32(y[i].d) * GroupScale(y[i].scales, j);
       if (d == 0) continue;
       for (int ii = 0; ii < 16; ++ii) {
-        L[16 * j + ii] = static_cast<int8_t>(MaxC(-4, MinC(3, NearestInt(x[16 * j + ii] / d))) + 4);
+        levels[16 * j + ii] = static_cast<int8_t>(MaxC(-4, MinC(3, NearestInt(x[16 * j + ii] / d))) + 4);
       }
     }
     std::memset(y[i].hmask, 0, sizeof(y[i].hmask));
     for (int j = 0; j < kQK_K; ++j) {
-      if (L[j] > 3) {
+      if (levels[j] > 3) {
         y[i].hmask[j % 32] = static_cast<uint8_t>(y[i].hmask[j % 32] | (1 << (j / 32)));
-        L[j] = static_cast<int8_t>(L[j] - 4);
+        levels[j] = static_cast<int8_t>(levels[j] - 4);
       }
     }
     for (int j = 0; j < kQK_K; j += 128) {
       for (int l = 0; l < 32; ++l) {
-        y[i].qs[j / 4 + l] =
-            static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+        y[i].qs[j / 4 + l] = static_cast<uint8_t>(levels[j + l] | (levels[j + l + 32] << 2) |
+                                                  (levels[j + l + 64] << 4) | (levels[j + l + 96] << 6));
       }
     }
   }

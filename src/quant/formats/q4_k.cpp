@@ -9,12 +9,12 @@ namespace leanlm::quant {
 void QuantizeRowQ4_K(const float* x, void* vy, int64_t n) {
   LEANLM_CHECK(n % kQK_K == 0);
   auto* y = static_cast<BlockQ4_K*>(vy);
-  uint8_t L[kQK_K];
+  uint8_t levels[kQK_K];
   for (int64_t i = 0; i < n / kQK_K; ++i, x += kQK_K) {
-    QuantizeSuperBlockK4(x, 15, -1.f, 20, L, &y[i].d, &y[i].dmin, y[i].scales);
+    QuantizeSuperBlockK4(x, 15, -1.f, 20, levels, &y[i].d, &y[i].dmin, y[i].scales);
     uint8_t* q = y[i].qs;
     for (int j = 0; j < kQK_K; j += 64, q += 32) {
-      for (int l = 0; l < 32; ++l) q[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
+      for (int l = 0; l < 32; ++l) q[l] = static_cast<uint8_t>(levels[j + l] | (levels[j + l + 32] << 4));
     }
   }
 }

@@ -9,10 +9,10 @@
 namespace leanlm::quant {
 
 struct BlockQ4_K {
-  uint16_t d;                     // super-block scale of the group scales, fp16
-  uint16_t dmin;                  // super-block scale of the group mins, fp16
-  uint8_t scales[kKScaleSize];    // 6-bit scales and mins, packed (GetScaleMinK4)
-  uint8_t qs[kQK_K / 2];          // per 64 elements: 32 bytes, first 32 in low nibbles, next 32 in high
+  uint16_t d;                   // super-block scale of the group scales, fp16
+  uint16_t dmin;                // super-block scale of the group mins, fp16
+  uint8_t scales[kKScaleSize];  // 6-bit scales and mins, packed (GetScaleMinK4)
+  uint8_t qs[kQK_K / 2];        // per 64 elements: 32 bytes, first 32 in low nibbles, next 32 in high
 };
 static_assert(sizeof(BlockQ4_K) == 144);
 

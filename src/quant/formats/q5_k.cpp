@@ -11,21 +11,21 @@ namespace leanlm::quant {
 void QuantizeRowQ5_K(const float* x, void* vy, int64_t n) {
   LEANLM_CHECK(n % kQK_K == 0);
   auto* y = static_cast<BlockQ5_K*>(vy);
-  uint8_t L[kQK_K];
+  uint8_t levels[kQK_K];
   for (int64_t i = 0; i < n / kQK_K; ++i, x += kQK_K) {
-    QuantizeSuperBlockK4(x, 31, -0.5f, 15, L, &y[i].d, &y[i].dmin, y[i].scales);
+    QuantizeSuperBlockK4(x, 31, -0.5f, 15, levels, &y[i].d, &y[i].dmin, y[i].scales);
     uint8_t* qh = y[i].qh;
     uint8_t* ql = y[i].qs;
     std::memset(qh, 0, kQK_K / 8);
     uint8_t m1 = 1, m2 = 2;
     for (int j = 0; j < kQK_K; j += 64, ql += 32) {
       for (int l = 0; l < 32; ++l) {
-        int l1 = L[j + l];
+        int l1 = levels[j + l];
         if (l1 > 15) {
           l1 -= 16;
           qh[l] |= m1;
         }
-        int l2 = L[j + l + 32];
+        int l2 = levels[j + l + 32];
         if (l2 > 15) {
           l2 -= 16;
           qh[l] |= m2;

@@ -9,11 +9,11 @@
 namespace leanlm::quant {
 
 struct BlockQ5_K {
-  uint16_t d;                     // super-block scale of the group scales, fp16
-  uint16_t dmin;                  // super-block scale of the group mins, fp16
-  uint8_t scales[kKScaleSize];    // 6-bit scales and mins, packed (GetScaleMinK4)
-  uint8_t qh[kQK_K / 8];          // bit 4: element 64*p + j in bit 2p of qh[j], element 64*p + 32 + j in bit 2p+1
-  uint8_t qs[kQK_K / 2];          // bits 0-3, laid out as Q4_K's nibbles
+  uint16_t d;                   // super-block scale of the group scales, fp16
+  uint16_t dmin;                // super-block scale of the group mins, fp16
+  uint8_t scales[kKScaleSize];  // 6-bit scales and mins, packed (GetScaleMinK4)
+  uint8_t qh[kQK_K / 8];        // bit 4: element 64*p + j in bit 2p of qh[j], element 64*p + 32 + j in bit 2p+1
+  uint8_t qs[kQK_K / 2];        // bits 0-3, laid out as Q4_K's nibbles
 };
 static_assert(sizeof(BlockQ5_K) == 176);
 

@@ -16,12 +16,12 @@ namespace leanlm::quant {
 void QuantizeRowQ6_K(const float* x, void* vy, int64_t n) {
   LEANLM_CHECK(n % kQK_K == 0);
   auto* y = static_cast<BlockQ6_K*>(vy);
-  int8_t L[kQK_K];
+  int8_t levels[kQK_K];
   float scales[kQK_K / 16];
   for (int64_t i = 0; i < n / kQK_K; ++i, x += kQK_K) {
     float max_scale = 0, max_abs_scale = 0;
     for (int ib = 0; ib < kQK_K / 16; ++ib) {
-      scales[ib] = MakeQxQuants(16, 32, x + 16 * ib, L + 16 * ib);
+      scales[ib] = MakeQxQuants(16, 32, x + 16 * ib, levels + 16 * ib);
       const float abs_scale = std::fabs(scales[ib]);
       if (abs_scale > max_abs_scale) {
         max_abs_scale = abs_scale;
@@ -42,14 +42,14 @@ void QuantizeRowQ6_K(const float* x, void* vy, int64_t n) {
       const float d = Fp16ToFp32(y[i].d) * y[i].scales[j];
       if (d == 0) continue;
       for (int ii = 0; ii < 16; ++ii) {
-        L[16 * j + ii] = static_cast<int8_t>(MaxC(-32, MinC(31, NearestInt(x[16 * j + ii] / d))) + 32);
+        levels[16 * j + ii] = static_cast<int8_t>(MaxC(-32, MinC(31, NearestInt(x[16 * j + ii] / d))) + 32);
       }
     }
     uint8_t* ql = y[i].ql;
     uint8_t* qh = y[i].qh;
     for (int j = 0; j < kQK_K; j += 128, ql += 64, qh += 32) {
       for (int l = 0; l < 32; ++l) {
-        const int q1 = L[j + l], q2 = L[j + l + 32], q3 = L[j + l + 64], q4 = L[j + l + 96];
+        const int q1 = levels[j + l], q2 = levels[j + l + 32], q3 = levels[j + l + 64], q4 = levels[j + l + 96];
         ql[l] = static_cast<uint8_t>((q1 & 0xf) | ((q3 & 0xf) << 4));
         ql[l + 32] = static_cast<uint8_t>((q2 & 0xf) | ((q4 & 0xf) << 4));
         qh[l] = static_cast<uint8_t>((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));

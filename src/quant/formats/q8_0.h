@@ -8,8 +8,8 @@ namespace leanlm::quant {
 inline constexpr int kQK8_0 = 32;
 
 struct BlockQ8_0 {
-  uint16_t d;          // scale, fp16
-  int8_t qs[kQK8_0];   // quants
+  uint16_t d;         // scale, fp16
+  int8_t qs[kQK8_0];  // quants
 };
 static_assert(sizeof(BlockQ8_0) == 34);
 

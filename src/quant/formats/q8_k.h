@@ -10,9 +10,9 @@
 namespace leanlm::quant {
 
 struct BlockQ8_K {
-  float d;                      // scale
-  int8_t qs[kQK_K];             // quants
-  int16_t bsums[kQK_K / 16];    // sum of each 16 consecutive quants
+  float d;                    // scale
+  int8_t qs[kQK_K];           // quants
+  int16_t bsums[kQK_K / 16];  // sum of each 16 consecutive quants
 };
 static_assert(sizeof(BlockQ8_K) == 292);
 
