@@ -76,7 +76,7 @@ void Check(const Tokenizer& tok, std::string_view text, bool add_special, bool p
   }
   const std::string back = tok.Decode(ids);
   if (lossless && back != text) std::abort();
-  leanlm::StreamDecoder stream(tok);
+  leanlm::StreamDecoder stream(tok, leanlm::DecodeOptions{});
   std::string joined;
   for (int32_t id : ids) {
     const std::string chunk = stream.Push(id);
