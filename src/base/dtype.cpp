@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "base/fp16.h"
+#include "quant/registry.h"
 
 namespace leanlm {
 namespace {
@@ -44,6 +45,7 @@ struct Registry {
     rows[static_cast<uint32_t>(DType::kI32)] = {"i32", 1, 4, false, nullptr, nullptr};
     rows[static_cast<uint32_t>(DType::kI64)] = {"i64", 1, 8, false, nullptr, nullptr};
     rows[static_cast<uint32_t>(DType::kF64)] = {"f64", 1, 8, false, nullptr, nullptr};
+    RegisterBlockFormats(rows);
   }
 };
 

@@ -1,13 +1,14 @@
 #include "io/convert.h"
 
 #include <algorithm>
-#include <cstring>
 #include <deque>
 #include <tuple>
+#include <vector>
 
 #include "io/gguf.h"
 #include "io/gguf_model.h"
 #include "io/hf_dir.h"
+#include "io/rope_permute.h"
 
 namespace leanlm {
 namespace {
@@ -66,34 +67,6 @@ Result<VocabData> VocabForModel(const VocabData& vocab, int64_t n_vocab, const s
 
 }  // namespace
 
-Result<std::vector<uint8_t>> PermuteRopeRows(const TensorView& w, int64_t n_head, bool to_pairs) {
-  if (!w.valid() || w.n_dims > 2 || n_head < 1) {
-    return Status::Error("RoPE permutation needs a 1-D or 2-D tensor and heads >= 1, got " + w.shape_string());
-  }
-  // A bias (1-D) has one element per row.
-  const int64_t rows = w.n_dims == 1 ? w.ne[0] : w.ne[1];
-  LEANLM_ASSIGN_OR_RETURN(const size_t row_bytes, RowBytes(w.type, w.n_dims == 1 ? 1 : w.ne[0]));
-  if (rows % n_head != 0 || (rows / n_head) % 2 != 0) {
-    return Status::Error("RoPE permutation: " + std::to_string(rows) + " rows are not " + std::to_string(n_head) +
-                         " heads of an even size");
-  }
-  const int64_t head_dim = rows / n_head, half = head_dim / 2;
-  std::vector<uint8_t> out(static_cast<size_t>(rows) * row_bytes);
-  const auto* in = static_cast<const uint8_t*>(w.data);
-  for (int64_t h = 0; h < n_head; ++h) {
-    for (int64_t i = 0; i < half; ++i) {
-      for (int64_t t = 0; t < 2; ++t) {
-        const int64_t pairs_row = h * head_dim + 2 * i + t;   // llama.cpp / Meta layout
-        const int64_t halves_row = h * head_dim + t * half + i;  // Hugging Face layout
-        const int64_t src = to_pairs ? halves_row : pairs_row;
-        const int64_t dst = to_pairs ? pairs_row : halves_row;
-        std::memcpy(out.data() + dst * row_bytes, in + src * row_bytes, row_bytes);
-      }
-    }
-  }
-  return out;
-}
-
 Status SaveGguf(const ModelSource& source, const std::string& path) {
   if (!source.vocab) {
     return Status::Error(source.path + " carries no tokenizer, which a GGUF needs: pass one (llama2.c "
@@ -130,9 +103,10 @@ Status SaveGguf(const ModelSource& source, const std::string& path) {
   for (const auto& [name, view] : tensors) {
     TensorView v = view;
     if (const int64_t heads = permute ? RopeHeads(name, config) : 0; heads > 0) {
-      Result<std::vector<uint8_t>> rows = PermuteRopeRows(view, heads, /*to_pairs=*/!config.rope_neox);
-      if (!rows.ok()) return rows.status().WithContext(path + ": tensor '" + name + "'");
-      copies.push_back(std::move(rows).value());
+      copies.emplace_back(view.bytes());
+      const RopeLayout to = config.rope_neox ? RopeLayout::kHalves : RopeLayout::kInterleaved;
+      LEANLM_RETURN_IF_ERROR(
+          PermuteRopeRows(view, heads, to, copies.back().data()).WithContext(path + ": tensor '" + name + "'"));
       v.data = copies.back().data();
     }
     LEANLM_RETURN_IF_ERROR(writer.AddTensor(name, v).WithContext(path));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace leanlm {
 namespace {
@@ -58,7 +59,7 @@ class KeyReader {
       return fallback;
     }
     LEANLM_ASSIGN_OR_RETURN(double x, g_.GetFloat(key));
-    if (!(x > 0) || !std::isfinite(static_cast<float>(x))) {
+    if (!(x > 0) || !(x <= std::numeric_limits<float>::max())) {
       return Status::Error(g_.name() + ": key '" + key + "' is " + std::to_string(x) + " (expected > 0)");
     }
     return static_cast<float>(x);
@@ -124,7 +125,7 @@ Status FitLlama3(const std::vector<float>& f, ModelConfig& c, const std::string&
     high = orig / std::exp(std::log(lo) + (std::log(hi) - std::log(lo)) / 3);
     low = orig / std::exp(std::log(lo) + 2 * (std::log(hi) - std::log(lo)) / 3);
   }
-  if (!(low > 0) || !(high > low) || !std::isfinite(high)) return bad;
+  if (!(low > 0) || !(high > low) || !(high < 1e30)) return bad;
   c.rope_scaling = RopeScaling::kLlama3;
   c.rope_factor = static_cast<float>(factor);
   c.rope_low_freq_factor = static_cast<float>(low);
@@ -256,6 +257,7 @@ Result<ModelConfig> ConfigFromGguf(const GgufFile& g) {
     c.activation = Activation::kGeluTanh;
     c.embed_scale = std::sqrt(static_cast<float>(c.n_embd));
   }
+  LEANLM_RETURN_IF_ERROR(c.Validate(g.name()));
   return c;
 }
 

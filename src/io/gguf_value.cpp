@@ -170,7 +170,13 @@ Result<std::vector<float>> GgufFile::GetFloatArray(const std::string& key) const
   if (v->type != GgufType::kArray || !IsFloat(v->elem_type)) return WrongType(name_, key, *v, "array of float32");
   std::vector<float> out;
   out.reserve(v->array.size());
-  for (const GgufValue& e : v->array) out.push_back(static_cast<float>(e.f));
+  for (size_t k = 0; k < v->array.size(); ++k) {
+    const double x = v->array[k].f;
+    if (std::fabs(x) > std::numeric_limits<float>::max() && std::isfinite(x)) {
+      return Status::Error(name_ + ": key '" + key + "' element " + std::to_string(k) + " does not fit in float32");
+    }
+    out.push_back(static_cast<float>(x));
+  }
   return out;
 }
 

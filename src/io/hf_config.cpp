@@ -135,7 +135,7 @@ Status ParseRopeScaling(const Json& root, const std::string& source, ModelConfig
     LEANLM_ASSIGN_OR_RETURN(const double low, f.Positive("low_freq_factor"));
     LEANLM_ASSIGN_OR_RETURN(const double high, f.Positive("high_freq_factor"));
     LEANLM_ASSIGN_OR_RETURN(const int64_t orig, f.Size("original_max_position_embeddings"));
-    if (!(high > low)) {
+    if (!(static_cast<float>(high) > static_cast<float>(low))) {
       return f.Error("high_freq_factor", "must be greater than low_freq_factor (" + std::to_string(low) + ")");
     }
     c.rope_scaling = RopeScaling::kLlama3;
@@ -214,7 +214,7 @@ Status ParseFields(const Json& j, const std::string& source, ModelConfig& c) {
   if (c.head_dim % 2 != 0) return f.Error("head_dim", "must be even for RoPE, got " + std::to_string(c.head_dim));
   LEANLM_ASSIGN_OR_RETURN(c.n_ctx_train, f.Size("max_position_embeddings", type->default_ctx));
   LEANLM_ASSIGN_OR_RETURN(const double eps, f.Positive("rms_norm_eps", type->default_eps));
-  if (eps >= 1) return f.Error("rms_norm_eps", "must be below 1, got " + std::to_string(eps));
+  if (static_cast<float>(eps) >= 1) return f.Error("rms_norm_eps", "must be below 1, got " + std::to_string(eps));
   c.norm_eps = static_cast<float>(eps);
   LEANLM_ASSIGN_OR_RETURN(const double theta, f.Positive("rope_theta", 10000.0));
   c.rope_theta = static_cast<float>(theta);
@@ -222,8 +222,10 @@ Status ParseFields(const Json& j, const std::string& source, ModelConfig& c) {
   LEANLM_RETURN_IF_ERROR(ParseRopeScaling(j, source, c));
   if (f.Has("partial_rotary_factor")) {
     LEANLM_ASSIGN_OR_RETURN(const double p, f.Positive("partial_rotary_factor"));
-    const double dims = p * static_cast<double>(c.head_dim);
-    if (p > 1 || dims != std::floor(dims) || static_cast<int64_t>(dims) % 2 != 0) {
+    // A ratio such as 1/3 is not exact in binary; allow the rounding.
+    const double dims = std::round(p * static_cast<double>(c.head_dim));
+    if (p > 1 || dims < 2 || std::fabs(dims - p * static_cast<double>(c.head_dim)) > 1e-6 ||
+        static_cast<int64_t>(dims) % 2 != 0) {
       return f.Error("partial_rotary_factor", "must give an even number of rotated dimensions of head_dim " +
                                                   std::to_string(c.head_dim));
     }

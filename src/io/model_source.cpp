@@ -52,6 +52,10 @@ Result<ModelSource> LoadGgufSource(const std::string& path, const LoadOptions& o
   src.path = path;
   LEANLM_ASSIGN_OR_RETURN(src.config, ConfigFromGguf(*gguf));
   for (const GgufTensorInfo& t : gguf->tensors()) src.tensors.emplace(t.name, t.view);
+  // ConfigFromGguf turned rope_freqs.weight into Llama-3 scaling parameters
+  // that reproduce it; keeping the tensor too would scale RoPE twice (the
+  // model divides by rope_freqs when present). SaveGguf writes it back.
+  src.tensors.erase(kRopeFreqsTensor);
   if (gguf->Find("tokenizer.ggml.model") || gguf->Find("tokenizer.ggml.tokens")) {
     LEANLM_ASSIGN_OR_RETURN(src.vocab, VocabFromGguf(*gguf));
   }
@@ -91,9 +95,13 @@ Result<ModelSource> LoadModelSource(const std::string& path, const LoadOptions& 
     case ModelFormat::kGguf:
       loaded = LoadGgufSource(path, options);
       break;
-    case ModelFormat::kHfDir:
-      loaded = LoadHfDir(path, options);
+    case ModelFormat::kHfDir: {
+      // The override below reads every tokenizer format; LoadHfDir's reads tokenizer.json only.
+      LoadOptions hf_options = options;
+      hf_options.tokenizer_path.clear();
+      loaded = LoadHfDir(path, hf_options);
       break;
+    }
     case ModelFormat::kLlama2c:
       loaded = LoadLlama2c(path, options);
       break;

@@ -19,25 +19,31 @@ struct LlamaModel::Scratch {
   std::vector<float> xb;    // (n, n_embd) normalized input of a sublayer
   std::vector<float> proj;  // (n, n_embd) output of attn_output / ffn_down
   std::vector<float> q;     // (n, q_dim) queries
+  std::vector<float> k;     // (n, kv_dim) keys of the new positions
+  std::vector<float> v;     // (n, kv_dim) values of the new positions
   std::vector<float> att;   // (n, q_dim) attention output
   std::vector<float> gate;  // (n, n_ff)
   std::vector<float> up;    // (n, n_ff)
   std::vector<float> rope;  // (n, 2, rotary_dim / 2) cos, sin
-  std::vector<float> attn;  // AttentionScratchSize(n_ctx, threads)
+  std::vector<float> attn;  // AttentionScratchSize(dims, n_kv, threads)
 
-  void Reserve(const ModelConfig& c, int64_t n, int64_t n_ctx, int threads) {
+  // Sizes for a batch of n tokens that attends to n_kv positions. Growth is
+  // geometric, so a long decode reallocates only a few times.
+  void Reserve(const ModelConfig& c, int64_t n, int64_t n_kv, int threads) {
     Grow(x, n * c.n_embd);
     Grow(xb, n * c.n_embd);
     Grow(proj, n * c.n_embd);
     Grow(q, n * c.q_dim());
+    Grow(k, n * c.kv_dim());
+    Grow(v, n * c.kv_dim());
     Grow(att, n * c.q_dim());
     Grow(gate, n * c.n_ff);
     Grow(up, n * c.n_ff);
     Grow(rope, n * c.rotary_dim());
-    Grow(attn, AttentionScratchSize(n_ctx, threads));
+    Grow(attn, AttentionScratchSize({c.n_head, c.n_head_kv, c.head_dim}, n_kv, threads));
   }
   static void Grow(std::vector<float>& v, int64_t size) {
-    if (static_cast<int64_t>(v.size()) < size) v.resize(static_cast<size_t>(size));
+    if (static_cast<int64_t>(v.size()) < size) v.resize(std::max(static_cast<size_t>(size), 2 * v.size()));
   }
 };
 
@@ -68,10 +74,11 @@ Status LlamaModel::Forward(const int32_t* tokens, int64_t n, int64_t pos, KvCach
                            bool all_logits, ThreadPool& pool) {
   const ModelConfig& c = config_;
   if (n <= 0) return Status::Error("Forward: no tokens (n = " + std::to_string(n) + ")");
-  if (cache.n_layer() != c.n_layer || cache.kv_dim() != c.kv_dim()) {
+  if (cache.n_layer() != c.n_layer || cache.n_head_kv() != c.n_head_kv || cache.head_dim() != c.head_dim) {
     return Status::Error("Forward: the KV cache was made for another model (" + std::to_string(cache.n_layer()) +
-                         " layers of kv_dim " + std::to_string(cache.kv_dim()) + ", expected " +
-                         std::to_string(c.n_layer) + " of " + std::to_string(c.kv_dim()) + ")");
+                         " layers of " + std::to_string(cache.n_head_kv()) + " x " + std::to_string(cache.head_dim()) +
+                         ", expected " + std::to_string(c.n_layer) + " of " + std::to_string(c.n_head_kv) + " x " +
+                         std::to_string(c.head_dim) + ")");
   }
   if (pos < 0 || pos > cache.n_ctx() - n) {
     return Status::Error("Forward: positions " + std::to_string(pos) + ".." + std::to_string(pos + n - 1) +
@@ -96,13 +103,15 @@ void LlamaModel::ForwardBatch(const int32_t* tokens, int64_t n, int64_t pos, KvC
   const ModelConfig& c = config_;
   const ModelWeights& w = weights_;
   Scratch& s = *scratch_;
-  s.Reserve(c, n, cache.n_ctx(), pool.size());
+  s.Reserve(c, n, pos + n, pool.size());
   const int64_t dim = c.n_embd, ff = c.n_ff;
   const AttentionDims dims{c.n_head, c.n_head_kv, c.head_dim};
   float* x = s.x.data();
   float* xb = s.xb.data();
   float* proj = s.proj.data();
   float* q = s.q.data();
+  float* k = s.k.data();
+  float* v = s.v.data();
   float* gate = s.gate.data();
 
   EmbeddingForward(x, w.token_embd, tokens, n, c.embed_scale);
@@ -110,11 +119,9 @@ void LlamaModel::ForwardBatch(const int32_t* tokens, int64_t n, int64_t pos, KvC
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const LayerWeights& L = w.layers[static_cast<size_t>(l)];
-    // Keys and values of the new positions go straight into the cache.
-    float* k = cache.k(l, pos);
-    float* v = cache.v(l, pos);
 
-    // Attention: x += wo · attention(rope(wq·h), rope(wk·h), wv·h), h = norm(x)
+    // Attention: x += wo · attention(rope(wq·h), rope(wk·h), wv·h), h = norm(x),
+    // over the cached keys and values of every position so far.
     RmsNormForward(xb, nullptr, x, L.attn_norm.f32(), n, dim, c.norm_eps, pool);
     MatMul(L.wq, xb, n, q, pool);
     MatMul(L.wk, xb, n, k, pool);
@@ -124,7 +131,8 @@ void LlamaModel::ForwardBatch(const int32_t* tokens, int64_t n, int64_t pos, KvC
     if (L.bv.valid()) BiasForward(v, L.bv.f32(), n, c.kv_dim());
     RopeForward(q, s.rope.data(), n, c.n_head, c.head_dim, c.rotary_dim(), c.rope_neox, pool);
     RopeForward(k, s.rope.data(), n, c.n_head_kv, c.head_dim, c.rotary_dim(), c.rope_neox, pool);
-    AttentionForward(s.att.data(), nullptr, q, cache.k(l, 0), cache.v(l, 0), n, pos, dims, s.attn.data(), pool);
+    cache.Store(l, pos, n, k, v);
+    AttentionForward(s.att.data(), nullptr, q, cache.View(l), n, pos, dims, s.attn.data(), pool);
     MatMul(L.wo, s.att.data(), n, proj, pool);
     AddForward(x, proj, n * dim);
 

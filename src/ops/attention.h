@@ -14,19 +14,34 @@ struct AttentionDims {
   int64_t head_dim = 0;
 };
 
+// Keys and values of positions 0 .. n_kv-1: element d of position p in kv
+// head g is k[g * head_stride + p * pos_stride + d] (v likewise). Token-major
+// rows (n_kv, n_head_kv, head_dim) have pos_stride = n_head_kv * head_dim and
+// head_stride = head_dim; a head-major cache (n_head_kv, n_ctx, head_dim) has
+// pos_stride = head_dim and head_stride = n_ctx * head_dim, so each head's
+// keys are one contiguous stream.
+struct KvView {
+  const float* k = nullptr;
+  const float* v = nullptr;
+  int64_t pos_stride = 0;
+  int64_t head_stride = 0;
+};
+
 // Floats of scratch that AttentionForward needs for n_kv positions on
-// n_threads threads (a score row per thread, on its own cache lines).
-int64_t AttentionScratchSize(int64_t n_kv, int n_threads);
+// n_threads threads (score rows per thread, on their own cache lines).
+int64_t AttentionScratchSize(const AttentionDims& dims, int64_t n_kv, int n_threads);
 
 // n new queries at positions pos0 .. pos0+n-1 attend to positions 0 .. their own:
 //   q:     (n, n_head, head_dim)
-//   k, v:  (pos0 + n, n_head_kv, head_dim)  one layer's cache, new rows written
+//   kv:    keys and values of positions 0 .. pos0+n-1, the new ones included
 //   out:   (n, n_head, head_dim) = softmax(q kᵀ / sqrt(head_dim)) v
 //   probs: optional (n, n_head, pos0 + n), receives the softmax weights (zero
 //          beyond each query's position) for the backward; inference passes nullptr
-//   scratch: AttentionScratchSize(pos0 + n, pool.size()) floats
-// Work is spread over (query, head) pairs, longest rows first.
-void AttentionForward(float* out, float* probs, const float* q, const float* k, const float* v, int64_t n,
-                      int64_t pos0, const AttentionDims& dims, float* scratch, ThreadPool& pool);
+//   scratch: AttentionScratchSize(dims, pos0 + n, pool.size()) floats
+// The query heads that share a kv head are processed together, so each key
+// and value row is read once per query; work is spread over (query, kv head,
+// slice of its query heads), longest rows first.
+void AttentionForward(float* out, float* probs, const float* q, const KvView& kv, int64_t n, int64_t pos0,
+                      const AttentionDims& dims, float* scratch, ThreadPool& pool);
 
 }  // namespace leanlm

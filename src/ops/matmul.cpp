@@ -1,27 +1,193 @@
+// MatMul's dispatch and blocking. Decode (n ≤ kGemvMaxBatch) streams each
+// weight row once through the type's gemv, rows handed to threads in chunks
+// from a shared counter (a thread slowed by another process just takes fewer
+// chunks). Prompt processing is a blocked GEMM (Goto/BLIS style): x is packed
+// once into kc × mr slivers shared by all threads, each thread converts a
+// tile of mc weight rows × kc columns to F32 panels (kept in L2) and runs the
+// level's register-tile microkernel over every sliver and panel.
 #include "ops/matmul.h"
 
-#include <vector>
+#include <algorithm>
+#include <array>
+#include <atomic>
+
+#include "ops/matmul_kernels.h"
 
 namespace leanlm {
+namespace {
 
-// Reference implementation: converts each weight row to F32 and takes dot
-// products. Correct for every registered type; the fast kernels are tested
-// against it.
-void MatMul(const TensorView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
-  const int64_t k = w.cols(), m = w.rows();
-  const auto& traits = GetTypeTraits(w.type);
-  pool.ParallelFor(m, 16, [&](int64_t begin, int64_t end) {
-    std::vector<float> row(k);
-    for (int64_t r = begin; r < end; ++r) {
-      traits.to_float(w.row(r), row.data(), k);
-      for (int64_t i = 0; i < n; ++i) {
-        const float* xi = x + i * k;
-        float sum = 0;
-        for (int64_t j = 0; j < k; ++j) sum += row[j] * xi[j];
-        y[i * m + r] = sum;
+constexpr int64_t kGemvChunkBytes = 64 << 10;  // weight bytes a decode thread claims at a time
+constexpr int64_t kKc = 256;                   // GEMM depth block: a multiple of every block size
+constexpr int64_t kMaxMc = 256;                // GEMM weight rows per tile: kKc·kMaxMc·4 B = 256 KiB in L2
+constexpr int64_t kGemvMaxBatch = 16;          // up to here, gemv passes beat packing for the GEMM
+
+struct KernelRegistry {
+  std::array<std::array<MatMulKernels, kNumCpuLevels>, kMaxTypeId> rows{};
+  std::array<GemmKernel, kNumCpuLevels> gemm{};
+
+  KernelRegistry() {
+    for (DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
+      auto& row = rows[static_cast<uint32_t>(t)];
+      row[static_cast<int>(CpuLevel::kScalar)] = ScalarMatMulKernels(t);
+      row[static_cast<int>(CpuLevel::kAvx2)] = Avx2MatMulKernels(t);
+      row[static_cast<int>(CpuLevel::kAvx512)] = Avx512MatMulKernels(t);
+    }
+    gemm[static_cast<int>(CpuLevel::kScalar)] = ScalarGemmKernel();
+    gemm[static_cast<int>(CpuLevel::kAvx2)] = Avx2GemmKernel();
+    gemm[static_cast<int>(CpuLevel::kAvx512)] = Avx512GemmKernel();
+  }
+};
+
+KernelRegistry& GetKernelRegistry() {
+  static KernelRegistry registry;
+  return registry;
+}
+
+// Rows of x above kMaxGemvRows are done in passes of kMaxGemvRows over the
+// same chunk of weight rows, which the first pass left in L2.
+void GemvChunk(GemvFn gemv, const WeightRef& w, const float* x, int64_t n, float* y, int64_t m, int64_t r0,
+               int64_t r1) {
+  for (int64_t i0 = 0; i0 < n; i0 += kMaxGemvRows) {
+    gemv(w, x + i0 * w.k, std::min(kMaxGemvRows, n - i0), y + i0 * m, m, r0, r1);
+  }
+}
+
+void Gemv(GemvFn gemv, const WeightRef& w, const float* x, int64_t n, float* y, int64_t m, ThreadPool& pool) {
+  // Chunks are whole multiples of 16 rows (the kernels' row unrolling) and
+  // leave every thread several chunks to balance with.
+  const int64_t threads = pool.size();
+  int64_t chunk = std::max<int64_t>(16, kGemvChunkBytes / static_cast<int64_t>(std::max<size_t>(w.row_bytes, 1)));
+  chunk = std::min(chunk, (m + 4 * threads - 1) / (4 * threads));
+  chunk = std::max<int64_t>(16, (chunk + 15) / 16 * 16);
+  if (threads == 1 || chunk >= m) {
+    GemvChunk(gemv, w, x, n, y, m, 0, m);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  pool.RunTasks(pool.size(), [&](int) {
+    for (;;) {
+      const int64_t r0 = next.fetch_add(chunk, std::memory_order_relaxed);
+      if (r0 >= m) break;
+      GemvChunk(gemv, w, x, n, y, m, r0, std::min(r0 + chunk, m));
+    }
+  });
+}
+
+// xp: for each depth block b (columns c0 = b·kKc, width kc), the slivers of
+// mr rows: xp[c0·n_pad + s·kc·mr + j·mr + i] = x[s·mr + i][c0 + j], zero-padded
+// to n_pad rows.
+void PackX(const float* x, int64_t n, int64_t k, int mr, int64_t slivers, float* xp, ThreadPool& pool) {
+  const int64_t n_pad = slivers * mr;
+  pool.ParallelFor(slivers, 4, [&](int64_t s0, int64_t s1) {
+    for (int64_t c0 = 0; c0 < k; c0 += kKc) {
+      const int64_t kc = std::min(kKc, k - c0);
+      for (int64_t s = s0; s < s1; ++s) {
+        float* dst = xp + c0 * n_pad + s * kc * mr;
+        for (int i = 0; i < mr; ++i) {
+          const int64_t row = s * mr + i;
+          if (row >= n) {
+            for (int64_t j = 0; j < kc; ++j) dst[j * mr + i] = 0.0f;
+            continue;
+          }
+          const float* src = x + row * k + c0;
+          for (int64_t j = 0; j < kc; ++j) dst[j * mr + i] = src[j];
+        }
       }
     }
   });
+}
+
+void Gemm(PackWeightsFn pack, const GemmKernel& g, const WeightRef& w, const float* x, int64_t n, float* y, int64_t m,
+          ThreadPool& pool) {
+  const int64_t k = w.k;
+  const int mr = g.mr, nr = g.nr;
+  const int64_t slivers = (n + mr - 1) / mr;
+  const int64_t n_pad = slivers * mr;
+  auto* xp = static_cast<float*>(pool.Scratch(pool.size(), static_cast<size_t>(n_pad * k) * sizeof(float)));
+  PackX(x, n, k, mr, slivers, xp, pool);
+
+  // Tiles of mc weight rows; small matrices get narrower tiles so that every
+  // thread has work.
+  const int64_t threads = pool.size();
+  int64_t mc = std::min<int64_t>(kMaxMc, (m + 2 * threads - 1) / (2 * threads));
+  mc = std::max<int64_t>(nr, (mc + nr - 1) / nr * nr);
+  const int64_t tiles = (m + mc - 1) / mc;
+  std::atomic<int64_t> next{0};
+  auto run = [&](int t) {
+    auto* wp = static_cast<float*>(pool.Scratch(t, static_cast<size_t>(mc * std::min(kKc, k)) * sizeof(float)));
+    for (;;) {
+      const int64_t tile = next.fetch_add(1, std::memory_order_relaxed);
+      if (tile >= tiles) break;
+      const int64_t r0 = tile * mc;
+      const int64_t rows = std::min(mc, m - r0);
+      const int64_t panels = (rows + nr - 1) / nr;
+      for (int64_t c0 = 0; c0 < k; c0 += kKc) {
+        const int64_t kc = std::min(kKc, k - c0);
+        pack(w, r0, rows, c0, kc, nr, wp);
+        const float* xb = xp + c0 * n_pad;
+        for (int64_t s = 0; s < slivers; ++s) {
+          const int sr = static_cast<int>(std::min<int64_t>(mr, n - s * mr));
+          for (int64_t p = 0; p < panels; ++p) {
+            const int pc = static_cast<int>(std::min<int64_t>(nr, rows - p * nr));
+            g.kernel(xb + s * kc * mr, wp + p * kc * nr, kc, y + s * mr * m + r0 + p * nr, m, sr, pc, c0 > 0);
+          }
+        }
+      }
+    }
+  };
+  if (threads == 1 || tiles == 1) {
+    run(0);
+  } else {
+    pool.RunTasks(pool.size(), run);
+  }
+}
+
+}  // namespace
+
+void RegisterMatMulKernels(DType type, CpuLevel level, const MatMulKernels& kernels) {
+  const auto id = static_cast<uint32_t>(type);
+  LEANLM_CHECK(id < kMaxTypeId);
+  GetKernelRegistry().rows[id][static_cast<int>(level)] = kernels;
+}
+
+MatMulKernels FindMatMulKernels(DType type, CpuLevel level) {
+  const auto id = static_cast<uint32_t>(type);
+  LEANLM_CHECK(id < kMaxTypeId);
+  const auto& row = GetKernelRegistry().rows[id];
+  MatMulKernels found;
+  for (int l = static_cast<int>(level); l >= 0; --l) {
+    if (!found.gemv) found.gemv = row[l].gemv;
+    if (!found.pack) found.pack = row[l].pack;
+  }
+  if (!found.gemv) found.gemv = GenericGemv;
+  if (!found.pack) found.pack = GenericPackWeights;
+  return found;
+}
+
+const GemmKernel& GetGemmKernel(CpuLevel level) {
+  const auto& gemm = GetKernelRegistry().gemm;
+  for (int l = static_cast<int>(level); l > 0; --l) {
+    if (gemm[l].kernel) return gemm[l];
+  }
+  return gemm[0];
+}
+
+void MatMulAtLevel(CpuLevel level, const TensorView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
+  LEANLM_CHECK(CpuLevelSupported(level));
+  LEANLM_CHECK(w.valid() && n >= 0);
+  const int64_t m = w.rows();
+  if (n == 0 || m == 0) return;
+  const WeightRef ref{static_cast<const uint8_t*>(w.data), w.row_bytes(), w.cols(), w.type};
+  const MatMulKernels kernels = FindMatMulKernels(w.type, level);
+  if (n <= kGemvMaxBatch) {
+    Gemv(kernels.gemv, ref, x, n, y, m, pool);
+  } else {
+    Gemm(kernels.pack, GetGemmKernel(level), ref, x, n, y, m, pool);
+  }
+}
+
+void MatMul(const TensorView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
+  MatMulAtLevel(ActiveCpuLevel(), w, x, n, y, pool);
 }
 
 }  // namespace leanlm

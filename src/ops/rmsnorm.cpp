@@ -2,14 +2,15 @@
 
 #include <cmath>
 
+#include "ops/parallel.h"
 #include "ops/vec.h"
 
 namespace leanlm {
 namespace {
 
 // Normalizes one row; returns its rstd.
-float NormRow(float* __restrict out, const float* __restrict x, const float* __restrict weight, int64_t dim,
-              float eps) {
+LEANLM_VEC_CLONES float NormRow(float* __restrict out, const float* __restrict x, const float* __restrict weight,
+                                int64_t dim, float eps) {
   const float r = 1.0f / std::sqrt(vec::SumSquares(x, dim) / static_cast<float>(dim) + eps);
   int64_t j = 0;
   for (; j + vec::kBlock <= dim; j += vec::kBlock) {
@@ -26,7 +27,7 @@ void RmsNormForward(float* out, float* rstd, const float* x, const float* weight
   // A row of a few thousand floats takes well under a microsecond: only
   // batches are worth splitting across threads.
   const int64_t grain = std::max<int64_t>(1, 16384 / dim);
-  pool.ParallelFor(n, grain, [&](int64_t begin, int64_t end) {
+  ParallelFor(pool, n, grain, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const float r = NormRow(out + i * dim, x + i * dim, weight, dim, eps);
       if (rstd != nullptr) rstd[i] = r;

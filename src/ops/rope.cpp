@@ -3,6 +3,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "ops/parallel.h"
 #include "ops/vec.h"
 
 namespace leanlm {
@@ -51,8 +52,8 @@ void RopeCosSin(float* cs, const std::vector<double>& inv_freq, int64_t pos0, in
 namespace {
 
 // (a, b) <- (a cos - b sin, a sin + b cos) for the pairs of one head.
-void RotateHalves(float* __restrict a, float* __restrict b, const float* __restrict c, const float* __restrict s,
-                  int64_t half) {
+LEANLM_VEC_CLONES void RotateHalves(float* __restrict a, float* __restrict b, const float* __restrict c,
+                                    const float* __restrict s, int64_t half) {
   int64_t i = 0;
   for (; i + vec::kBlock <= half; i += vec::kBlock) {
     for (int64_t j = 0; j < vec::kBlock; ++j) {
@@ -82,7 +83,7 @@ void RopeForward(float* x, const float* cs, int64_t n, int64_t n_heads, int64_t 
                  bool neox, ThreadPool& pool) {
   const int64_t half = rotary_dim / 2;
   const int64_t grain = std::max<int64_t>(1, 16384 / (n_heads * head_dim));
-  pool.ParallelFor(n, grain, [&](int64_t begin, int64_t end) {
+  ParallelFor(pool, n, grain, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       const float* c = cs + t * 2 * half;
       const float* s = c + half;

@@ -6,7 +6,7 @@
 
 namespace leanlm {
 
-void SoftmaxForward(float* x, int64_t n) {
+LEANLM_VEC_CLONES void SoftmaxForward(float* x, int64_t n) {
   float max = x[0];
   for (int64_t i = 1; i < n; ++i) max = std::max(max, x[i]);
   float acc[vec::kBlock] = {};

@@ -175,7 +175,8 @@ TEST(GgufParse, MinimalFiles) {
   v2.Header(0, 1, 2).KeyU32("a", 1);
   ASSERT_TRUE(ParseBytes(v2).ok());
 
-  auto one = ParseBytes(OneTensorFile());
+  const Bytes one_bytes = OneTensorFile();  // the views point into it
+  auto one = ParseBytes(one_bytes);
   ASSERT_TRUE(one.ok()) << one.status().message();
   const GgufTensorInfo* w = (*one)->FindTensor("w");
   ASSERT_NE(w, nullptr);

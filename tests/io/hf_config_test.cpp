@@ -276,6 +276,16 @@ TEST(HfConfigTest, RejectsBadConfigs) {
 TEST(HfConfigTest, PartialRotaryFactor) {
   const ModelConfig c = MustParse(Edit(kPhi3, "", R"("partial_rotary_factor": 0.75)").c_str());
   EXPECT_EQ(c.rope_dim, 72);
+  // 1/3 of a head of 12 is 4 dimensions, although 1/3 is not exact in binary.
+  const ModelConfig third = MustParse(
+      Edit(kTinyLlama, R"("hidden_size": 2048)", R"("hidden_size": 384, "partial_rotary_factor": 0.3333333333333333)")
+          .c_str());
+  EXPECT_EQ(third.head_dim, 12);
+  EXPECT_EQ(third.rope_dim, 4);
+  auto text = ConfigToHfJson(third);
+  ASSERT_TRUE(text.ok()) << text.status().message();
+  EXPECT_EQ(MustParse(text->c_str()).rope_dim, 4);
+  EXPECT_FALSE(ConfigFromHfJson(Edit(kTinyLlama, "", R"("partial_rotary_factor": 1e-9)"), "c").ok());
 }
 
 TEST(HfConfigTest, WrittenConfigReadsBackTheSame) {

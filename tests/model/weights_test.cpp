@@ -143,7 +143,8 @@ TEST_F(ForwardErrors, PastTheCache) {
 
 TEST_F(ForwardErrors, CacheOfAnotherModel) {
   ModelConfig other = f_.config;
-  other.n_head_kv = 4;
+  other.n_head_kv = 4;  // same kv_dim, other heads
+  other.head_dim = 4;
   KvCache cache(other, 8);
   ExpectError(Run({1}, 0, cache), {"another model"});
 }

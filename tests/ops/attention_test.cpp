@@ -29,14 +29,27 @@ TEST_P(AttentionTest, MatchesExplicitSoftmax) {
     for (float& x : *buf) x = normal(rng);
   }
 
+  // The same keys and values head-major, in a cache longer than needed.
+  const int64_t n_ctx = n_kv + 5;
+  std::vector<float> kh(static_cast<size_t>(p.n_head_kv * n_ctx * p.head_dim), NAN), vh(kh);
+  for (int64_t t = 0; t < n_kv; ++t) {
+    for (int64_t g = 0; g < p.n_head_kv; ++g) {
+      for (int64_t d = 0; d < p.head_dim; ++d) {
+        kh[static_cast<size_t>((g * n_ctx + t) * p.head_dim + d)] = k[static_cast<size_t>(t * kv_dim + g * p.head_dim + d)];
+        vh[static_cast<size_t>((g * n_ctx + t) * p.head_dim + d)] = v[static_cast<size_t>(t * kv_dim + g * p.head_dim + d)];
+      }
+    }
+  }
+  const KvView token_major{k.data(), v.data(), kv_dim, p.head_dim};
+  const KvView head_major{kh.data(), vh.data(), p.head_dim, n_ctx * p.head_dim};
+
   ThreadPool pool(p.threads);
   std::vector<float> out(q.size(), -1.0f), probs(static_cast<size_t>(p.n * p.n_head * n_kv), -1.0f);
-  std::vector<float> scratch(static_cast<size_t>(AttentionScratchSize(n_kv, pool.size())));
   const AttentionDims dims{p.n_head, p.n_head_kv, p.head_dim};
-  AttentionForward(out.data(), probs.data(), q.data(), k.data(), v.data(), p.n, p.pos0, dims, scratch.data(), pool);
+  std::vector<float> scratch(static_cast<size_t>(AttentionScratchSize(dims, n_kv, pool.size())));
+  AttentionForward(out.data(), probs.data(), q.data(), token_major, p.n, p.pos0, dims, scratch.data(), pool);
   std::vector<float> out_no_probs(q.size());
-  AttentionForward(out_no_probs.data(), nullptr, q.data(), k.data(), v.data(), p.n, p.pos0, dims, scratch.data(),
-                   pool);
+  AttentionForward(out_no_probs.data(), nullptr, q.data(), head_major, p.n, p.pos0, dims, scratch.data(), pool);
 
   const int64_t group = p.n_head / p.n_head_kv;
   for (int64_t i = 0; i < p.n; ++i) {

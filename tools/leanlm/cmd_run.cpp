@@ -54,7 +54,9 @@ int RunCommand(int argc, char** argv) {
     std::fflush(stdout);
   });
   if (!stats.ok()) return Fail("run", stats.status());
-  std::fprintf(stderr, "\nprompt: %lld tokens, %.2f tokens/s | generation: %lld tokens, %.2f tokens/s\n",
+  std::fputs("\n", stdout);  // the text ends with a newline, as llama2.c's run prints it
+  std::fflush(stdout);
+  std::fprintf(stderr, "prompt: %lld tokens, %.2f tokens/s | generation: %lld tokens, %.2f tokens/s\n",
                static_cast<long long>(stats->n_prompt), stats->prompt_tokens_per_second(),
                static_cast<long long>(stats->n_generated), stats->generate_tokens_per_second());
   return 0;

@@ -1,0 +1,205 @@
+// MatMul micro-benchmarks: decode (n = 1, GB/s of weights read) and prompt
+// processing (n = 512, GFLOP/s) per weight type, CPU level and thread count,
+// next to the two physical bounds: a streaming read of memory (the decode
+// roofline) and oneDNN's sgemm on F32 weights (a mature GEMM on the same
+// cores). Decode cycles through enough weight copies to overflow the L3 so
+// every byte comes from DRAM, as in a real model.
+//
+// Run: matmul_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+#include <immintrin.h>
+#include <oneapi/dnnl/dnnl.h>
+
+#include <cstring>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "base/cpu_features.h"
+#include "base/fp16.h"
+#include "base/thread_pool.h"
+#include "ops/matmul.h"
+#include "ops/matmul_kernels.h"
+
+namespace leanlm {
+namespace {
+
+constexpr size_t kOverflowL3Bytes = size_t{512} << 20;  // well past any L3 here (32 MiB)
+
+ThreadPool& Pool(int threads) {
+  static ThreadPool one(1), two(2);
+  return threads == 1 ? one : two;
+}
+
+// Bytes that have been written (so no page is a shared zero page), with
+// values that are ordinary numbers in every float type.
+struct Buffer {
+  std::unique_ptr<uint8_t[]> bytes;
+  size_t size;
+  explicit Buffer(size_t n) : bytes(new uint8_t[n]), size(n) {
+    std::mt19937 rng(1);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    auto* h = reinterpret_cast<uint16_t*>(bytes.get());
+    for (size_t i = 0; i < n / 2; ++i) h[i] = Fp32ToFp16(dist(rng)) & 0x3fff;  // |v| < 2 in f16 and bf16 alike
+  }
+};
+
+__attribute__((target("avx512f"))) uint64_t SumAvx512(const uint8_t* p, size_t n) {
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 256 <= n; i += 256) {
+    a0 = _mm512_add_epi64(a0, _mm512_loadu_si512(p + i));
+    a1 = _mm512_add_epi64(a1, _mm512_loadu_si512(p + i + 64));
+    a2 = _mm512_add_epi64(a2, _mm512_loadu_si512(p + i + 128));
+    a3 = _mm512_add_epi64(a3, _mm512_loadu_si512(p + i + 192));
+  }
+  alignas(64) uint64_t lanes[8];
+  _mm512_store_si512(lanes, _mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3)));
+  uint64_t sum = 0;
+  for (uint64_t v : lanes) sum += v;
+  return sum;
+}
+uint64_t SumPortable(const uint8_t* p, size_t n) {
+  uint64_t a[8] = {};
+  for (size_t i = 0; i + 64 <= n; i += 64) {
+    for (int l = 0; l < 8; ++l) {
+      uint64_t v;
+      std::memcpy(&v, p + i + 8 * l, 8);
+      a[l] += v;
+    }
+  }
+  return a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
+}
+
+// The decode roofline: every thread sums its share of a 512 MiB buffer.
+void BM_ReadBandwidth(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  static Buffer buf(kOverflowL3Bytes);
+  ThreadPool& pool = Pool(threads);
+  const bool avx512 = DetectedCpuFeatures().avx512f;
+  std::vector<uint64_t> sums(threads);
+  for (auto _ : state) {
+    pool.ParallelFor(threads, 1, [&](int64_t b, int64_t) {
+      const size_t part = buf.size / threads;
+      const uint8_t* p = buf.bytes.get() + part * b;
+      sums[b] = avx512 ? SumAvx512(p, part) : SumPortable(p, part);
+    });
+    benchmark::DoNotOptimize(sums.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * buf.size));
+}
+BENCHMARK(BM_ReadBandwidth)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
+
+TensorView View(const uint8_t* data, DType type, int64_t k, int64_t m) {
+  TensorView w;
+  w.data = data;
+  w.type = type;
+  w.n_dims = 2;
+  w.ne = {k, m, 1, 1};
+  return w;
+}
+
+// Args: type id, CPU level, k, m, n (≤ 16: the decode kernels), threads.
+void BM_Decode(benchmark::State& state) {
+  const auto type = static_cast<DType>(state.range(0));
+  const auto level = static_cast<CpuLevel>(state.range(1));
+  const int64_t k = state.range(2), m = state.range(3), n = state.range(4);
+  const int threads = static_cast<int>(state.range(5));
+  if (!CpuLevelSupported(level)) return state.SkipWithError("CPU level not supported");
+  const size_t bytes = RowBytes(type, k).value() * m;
+  const size_t copies = (kOverflowL3Bytes + bytes - 1) / bytes;
+  static Buffer buf(kOverflowL3Bytes + (size_t{256} << 20));
+  LEANLM_CHECK(copies * bytes <= buf.size);
+  std::vector<float> x(n * k, 0.5f), y(n * m);
+  ThreadPool& pool = Pool(threads);
+  size_t c = 0;
+  for (auto _ : state) {
+    MatMulAtLevel(level, View(buf.bytes.get() + c * bytes, type, k, m), x.data(), n, y.data(), pool);
+    c = (c + 1) % copies;
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * n * m * k * state.iterations() * 1e-9, benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(TypeName(type)) + " " + CpuLevelName(level));
+}
+
+// Args: type id, CPU level, k, m, n, threads.
+void BM_Prompt(benchmark::State& state) {
+  const auto type = static_cast<DType>(state.range(0));
+  const auto level = static_cast<CpuLevel>(state.range(1));
+  const int64_t k = state.range(2), m = state.range(3), n = state.range(4);
+  const int threads = static_cast<int>(state.range(5));
+  if (!CpuLevelSupported(level)) return state.SkipWithError("CPU level not supported");
+  Buffer w(RowBytes(type, k).value() * m);
+  std::vector<float> x(n * k, 0.5f), y(n * m);
+  ThreadPool& pool = Pool(threads);
+  for (auto _ : state) {
+    MatMulAtLevel(level, View(w.bytes.get(), type, k, m), x.data(), n, y.data(), pool);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * n * m * k * state.iterations() * 1e-9, benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(TypeName(type)) + " " + CpuLevelName(level));
+}
+
+// oneDNN sgemm (its own OpenMP threads, all cores) on the same shape with F32
+// weights: y (n × m) = x (n × k) · Wᵀ.
+void BM_PromptOneDnnSgemm(benchmark::State& state) {
+  const int64_t k = state.range(0), m = state.range(1), n = state.range(2);
+  std::vector<float> w(m * k, 0.25f), x(n * k, 0.5f), y(n * m);
+  for (auto _ : state) {
+    const dnnl_status_t st = dnnl_sgemm('N', 'T', n, m, k, 1.0f, x.data(), k, w.data(), k, 0.0f, y.data(), m);
+    if (st != dnnl_success) return state.SkipWithError("dnnl_sgemm failed");
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * n * m * k * state.iterations() * 1e-9, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_PromptOneDnnSgemm)->ArgNames({"k", "m", "n"})->Args({2048, 5632, 512})->Args({4096, 14336, 512})->UseRealTime();
+
+// Empty parallel regions: the fork/join cost paid ~200 times per decode step.
+void BM_ForkJoin(benchmark::State& state) {
+  ThreadPool& pool = Pool(static_cast<int>(state.range(0)));
+  for (auto _ : state) pool.RunTasks(pool.size(), [](int) {});
+}
+BENCHMARK(BM_ForkJoin)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
+
+void RegisterShapes() {
+  const int64_t kTypes[] = {static_cast<int64_t>(DType::kF32), static_cast<int64_t>(DType::kF16),
+                            static_cast<int64_t>(DType::kBF16)};
+  const auto best = static_cast<int64_t>(DetectedCpuLevel());
+  auto decode = [](int64_t type, int64_t level, int64_t k, int64_t m, int64_t n, int64_t threads) {
+    benchmark::RegisterBenchmark("BM_Decode", BM_Decode)
+        ->ArgNames({"type", "level", "k", "m", "n", "threads"})
+        ->Args({type, level, k, m, n, threads})
+        ->UseRealTime();
+  };
+  auto prompt = [](int64_t type, int64_t level, int64_t k, int64_t m, int64_t n, int64_t threads) {
+    benchmark::RegisterBenchmark("BM_Prompt", BM_Prompt)
+        ->ArgNames({"type", "level", "k", "m", "n", "threads"})
+        ->Args({type, level, k, m, n, threads})
+        ->UseRealTime();
+  };
+  // Every type, level and thread count on TinyLlama-1.1B's FFN up projection
+  // and output layer (decode) and a 512-token prompt through the FFN.
+  for (int64_t type : kTypes) {
+    for (int64_t level = 0; level < kNumCpuLevels; ++level) {
+      for (int64_t threads : {1, 2}) {
+        decode(type, level, 2048, 5632, 1, threads);
+        decode(type, level, 2048, 32000, 1, threads);
+        if (level > 0 || threads == 2) prompt(type, level, 2048, 5632, level > 0 ? 512 : 64, threads);
+      }
+    }
+  }
+  // llama.cpp's test-backend-ops perf shape (k 4096, m 14336) at the best
+  // level and 2 threads, for the peer comparison; small batches included.
+  for (int64_t type : kTypes) {
+    for (int64_t n : {1, 2, 4, 5, 8, 16}) decode(type, best, 4096, 14336, n, 2);
+    prompt(type, best, 4096, 14336, 32, 2);
+    prompt(type, best, 4096, 14336, 512, 2);
+  }
+}
+const bool kRegistered = (RegisterShapes(), true);
+
+}  // namespace
+}  // namespace leanlm

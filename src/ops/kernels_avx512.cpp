@@ -1,0 +1,278 @@
+// AVX-512 kernels (F, BW, VL with FMA and F16C: Skylake-X, Zen 4 and later).
+// Compiled for baseline x86-64; only the functions marked LEANLM_AVX512 use
+// these instructions, and MatMul calls them only when the CPU has them.
+#include <immintrin.h>
+
+// GCC 12's AVX-512 intrinsics initialise their "undefined" operands from
+// themselves, which -Wmaybe-uninitialized reports at every inlined use.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include <cstdint>
+
+#include "ops/matmul_kernels.h"
+
+#define LEANLM_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+// Loops over registers must be unrolled for the accumulators to stay in registers.
+#define LEANLM_UNROLL _Pragma("GCC unroll 32")
+#define LEANLM_AVX512_LAMBDA __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+#define LEANLM_AVX512_INLINE inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+
+namespace leanlm {
+namespace {
+
+// Loads 16 weights starting at column j of a row as F32 (exactly: F16 and
+// BF16 values are all representable).
+struct F32Row {
+  LEANLM_AVX512_INLINE static __m512 Load(const uint8_t* row, int64_t j) {
+    return _mm512_loadu_ps(row + 4 * j);
+  }
+  LEANLM_AVX512_INLINE static __m512 LoadMasked(const uint8_t* row, int64_t j, __mmask16 m) {
+    return _mm512_maskz_loadu_ps(m, row + 4 * j);
+  }
+};
+struct F16Row {
+  LEANLM_AVX512_INLINE static __m512 Load(const uint8_t* row, int64_t j) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * j)));
+  }
+  LEANLM_AVX512_INLINE static __m512 LoadMasked(const uint8_t* row, int64_t j, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row + 2 * j));
+  }
+};
+struct Bf16Row {
+  LEANLM_AVX512_INLINE static __m512 Widen(__m256i h) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  LEANLM_AVX512_INLINE static __m512 Load(const uint8_t* row, int64_t j) {
+    return Widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * j)));
+  }
+  LEANLM_AVX512_INLINE static __m512 LoadMasked(const uint8_t* row, int64_t j, __mmask16 m) {
+    return Widen(_mm256_maskz_loadu_epi16(m, row + 2 * j));
+  }
+};
+
+LEANLM_AVX512_INLINE __mmask16 TailMask(int64_t len) {
+  return len >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << len) - 1);
+}
+
+// Horizontal sum (GCC 12's _mm512_reduce_add_ps trips -Wmaybe-uninitialized).
+LEANLM_AVX512_INLINE float ReduceAdd(__m512 v) {
+  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4e));  // + the other 256-bit half
+  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0xb1));  // + the neighbouring 128-bit lane
+  __m128 s = _mm512_castps512_ps128(v);
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// R weight rows starting at r against N activation rows, k unrolled U times
+// with separate accumulators (R·N·U of them) to hide the FMA latency.
+template <class L, int R, int N, int U>
+LEANLM_AVX512_INLINE void GemvTile(const WeightRef& w, const float* x, float* y, int64_t ldy, int64_t r) {
+  const int64_t k = w.k;
+  const uint8_t* rows[R];
+  LEANLM_UNROLL
+  for (int a = 0; a < R; ++a) rows[a] = w.row(r + a);
+  __m512 acc[U][R][N];
+  LEANLM_UNROLL
+  for (int u = 0; u < U; ++u) {
+    LEANLM_UNROLL
+    for (int a = 0; a < R; ++a) {
+      LEANLM_UNROLL
+      for (int i = 0; i < N; ++i) acc[u][a][i] = _mm512_setzero_ps();
+    }
+  }
+  // One 16-column step into accumulator set u; masked loads past the row end.
+  auto step = [&](int64_t j, int u, __mmask16 m, bool full) LEANLM_AVX512_LAMBDA {
+    __m512 xv[N];
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) xv[i] = full ? _mm512_loadu_ps(x + i * k + j) : _mm512_maskz_loadu_ps(m, x + i * k + j);
+    LEANLM_UNROLL
+    for (int a = 0; a < R; ++a) {
+      const __m512 wv = full ? L::Load(rows[a], j) : L::LoadMasked(rows[a], j, m);
+      LEANLM_UNROLL
+      for (int i = 0; i < N; ++i) acc[u][a][i] = _mm512_fmadd_ps(wv, xv[i], acc[u][a][i]);
+    }
+  };
+  int64_t j = 0;
+  for (; j + 16 * U <= k; j += 16 * U) {
+    LEANLM_UNROLL
+    for (int u = 0; u < U; ++u) step(j + 16 * u, u, 0xffff, true);
+  }
+  for (; j + 16 <= k; j += 16) step(j, 0, 0xffff, true);
+  if (j < k) step(j, 0, TailMask(k - j), false);
+  LEANLM_UNROLL
+  for (int a = 0; a < R; ++a) {
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) {
+      __m512 sum = acc[0][a][i];
+      LEANLM_UNROLL
+      for (int u = 1; u < U; ++u) sum = _mm512_add_ps(sum, acc[u][a][i]);
+      y[i * ldy + r + a] = ReduceAdd(sum);
+    }
+  }
+}
+
+// Tile shape for N activation rows. One weight row at a time keeps each
+// thread's reads a single sequential stream (several rows 4 KiB apart
+// measured slower); unrolling gives at least ~8 independent FMA chains.
+constexpr int GemvUnroll(int n) { return n == 1 ? 4 : n <= 4 ? 2 : 1; }
+
+template <class L, int N>
+LEANLM_AVX512 void GemvN(const WeightRef& w, const float* x, float* y, int64_t ldy, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) GemvTile<L, 1, N, GemvUnroll(N)>(w, x, y, ldy, r);
+}
+
+template <class L>
+void Gemv(const WeightRef& w, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0, int64_t r1) {
+  switch (n) {
+    case 1: return GemvN<L, 1>(w, x, y, ldy, r0, r1);
+    case 2: return GemvN<L, 2>(w, x, y, ldy, r0, r1);
+    case 3: return GemvN<L, 3>(w, x, y, ldy, r0, r1);
+    case 4: return GemvN<L, 4>(w, x, y, ldy, r0, r1);
+    case 5: return GemvN<L, 5>(w, x, y, ldy, r0, r1);
+    case 6: return GemvN<L, 6>(w, x, y, ldy, r0, r1);
+    case 7: return GemvN<L, 7>(w, x, y, ldy, r0, r1);
+    default: return GemvN<L, 8>(w, x, y, ldy, r0, r1);
+  }
+}
+
+// In-register transpose of a 16 × 16 block: afterwards a[c] holds column c.
+LEANLM_AVX512_INLINE void Transpose16x16(__m512 a[16]) {
+  __m512 t[16], u[16];
+  LEANLM_UNROLL
+  for (int p = 0; p < 8; ++p) {
+    t[2 * p] = _mm512_unpacklo_ps(a[2 * p], a[2 * p + 1]);
+    t[2 * p + 1] = _mm512_unpackhi_ps(a[2 * p], a[2 * p + 1]);
+  }
+  // u[4q + c] lane L: column 4L + c of rows 4q..4q+3.
+  LEANLM_UNROLL
+  for (int q = 0; q < 4; ++q) {
+    u[4 * q + 0] = _mm512_shuffle_ps(t[4 * q], t[4 * q + 2], 0x44);
+    u[4 * q + 1] = _mm512_shuffle_ps(t[4 * q], t[4 * q + 2], 0xee);
+    u[4 * q + 2] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0x44);
+    u[4 * q + 3] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0xee);
+  }
+  LEANLM_UNROLL
+  for (int c = 0; c < 4; ++c) {
+    const __m512 even_lo = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88);  // lanes 0, 2 of rows 0-7
+    const __m512 odd_lo = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xdd);   // lanes 1, 3 of rows 0-7
+    const __m512 even_hi = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+    const __m512 odd_hi = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xdd);
+    a[0 + c] = _mm512_shuffle_f32x4(even_lo, even_hi, 0x88);
+    a[8 + c] = _mm512_shuffle_f32x4(even_lo, even_hi, 0xdd);
+    a[4 + c] = _mm512_shuffle_f32x4(odd_lo, odd_hi, 0x88);
+    a[12 + c] = _mm512_shuffle_f32x4(odd_lo, odd_hi, 0xdd);
+  }
+}
+
+// Packs 16 weight rows (row pointers, null past the matrix) × kc columns from
+// c0 into dst[j * nr + l], 16 × 16 blocks at a time.
+template <class L>
+LEANLM_AVX512_INLINE void Pack16Rows(const uint8_t* const rows[16], int64_t c0, int64_t kc, int nr, float* dst) {
+  for (int64_t j = 0; j < kc; j += 16) {
+    const int64_t len = kc - j < 16 ? kc - j : 16;
+    const __mmask16 m = TailMask(len);
+    __m512 a[16];
+    LEANLM_UNROLL
+    for (int l = 0; l < 16; ++l) {
+      a[l] = rows[l] == nullptr ? _mm512_setzero_ps()
+             : len == 16        ? L::Load(rows[l], c0 + j)
+                                : L::LoadMasked(rows[l], c0 + j, m);
+    }
+    Transpose16x16(a);
+    LEANLM_UNROLL
+    for (int c = 0; c < 16; ++c) {
+      if (c < len) _mm512_storeu_ps(dst + (j + c) * nr, a[c]);
+    }
+  }
+}
+
+template <class L>
+LEANLM_AVX512 void Pack(const WeightRef& w, int64_t r0, int64_t rows, int64_t c0, int64_t kc, int nr, float* dst) {
+  if (nr % 16 != 0) return GenericPackWeights(w, r0, rows, c0, kc, nr, dst);
+  const int64_t panels = (rows + nr - 1) / nr;
+  for (int64_t p = 0; p < panels; ++p) {
+    for (int h = 0; h < nr; h += 16) {
+      const uint8_t* row_ptrs[16];
+      LEANLM_UNROLL
+      for (int l = 0; l < 16; ++l) {
+        const int64_t r = p * nr + h + l;
+        row_ptrs[l] = r < rows ? w.row(r0 + r) : nullptr;
+      }
+      Pack16Rows<L>(row_ptrs, c0, kc, nr, dst + p * kc * nr + h);
+    }
+  }
+}
+
+// Register tile: 14 activation rows × 32 weight rows = 28 zmm accumulators;
+// per depth step two panel loads and 14 broadcasts feed 28 FMAs.
+constexpr int kMr = 14;
+constexpr int kNr = 32;
+
+template <int R>
+LEANLM_AVX512 void MicroKernel(const float* xp, const float* wp, int64_t kc, float* c, int64_t ldc, int cols,
+                               bool accumulate) {
+  __m512 c0[R], c1[R];
+  LEANLM_UNROLL
+  for (int i = 0; i < R; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < kc; ++j) {
+    const __m512 w0 = _mm512_loadu_ps(wp + j * kNr);
+    const __m512 w1 = _mm512_loadu_ps(wp + j * kNr + 16);
+    const float* xj = xp + j * kMr;
+    LEANLM_UNROLL
+    for (int i = 0; i < R; ++i) {
+      const __m512 b = _mm512_set1_ps(xj[i]);
+      c0[i] = _mm512_fmadd_ps(w0, b, c0[i]);
+      c1[i] = _mm512_fmadd_ps(w1, b, c1[i]);
+    }
+  }
+  const __mmask16 m0 = TailMask(cols);
+  const __mmask16 m1 = TailMask(cols - 16 < 0 ? 0 : cols - 16);
+  LEANLM_UNROLL
+  for (int i = 0; i < R; ++i) {
+    float* ci = c + i * ldc;
+    if (accumulate) {
+      c0[i] = _mm512_add_ps(c0[i], _mm512_maskz_loadu_ps(m0, ci));
+      c1[i] = _mm512_add_ps(c1[i], _mm512_maskz_loadu_ps(m1, ci + 16));
+    }
+    _mm512_mask_storeu_ps(ci, m0, c0[i]);
+    _mm512_mask_storeu_ps(ci + 16, m1, c1[i]);
+  }
+}
+
+void MicroKernelDispatch(const float* xp, const float* wp, int64_t kc, float* c, int64_t ldc, int rows, int cols,
+                         bool accumulate) {
+  switch (rows) {
+    case 1: return MicroKernel<1>(xp, wp, kc, c, ldc, cols, accumulate);
+    case 2: return MicroKernel<2>(xp, wp, kc, c, ldc, cols, accumulate);
+    case 3: return MicroKernel<3>(xp, wp, kc, c, ldc, cols, accumulate);
+    case 4: return MicroKernel<4>(xp, wp, kc, c, ldc, cols, accumulate);
+    case 5: return MicroKernel<5>(xp, wp, kc, c, ldc, cols, accumulate);
+    case 6: return MicroKernel<6>(xp, wp, kc, c, ldc, cols, accumulate);
+    case 7: return MicroKernel<7>(xp, wp, kc, c, ldc, cols, accumulate);
+    case 8: return MicroKernel<8>(xp, wp, kc, c, ldc, cols, accumulate);
+    case 9: return MicroKernel<9>(xp, wp, kc, c, ldc, cols, accumulate);
+    case 10: return MicroKernel<10>(xp, wp, kc, c, ldc, cols, accumulate);
+    case 11: return MicroKernel<11>(xp, wp, kc, c, ldc, cols, accumulate);
+    case 12: return MicroKernel<12>(xp, wp, kc, c, ldc, cols, accumulate);
+    case 13: return MicroKernel<13>(xp, wp, kc, c, ldc, cols, accumulate);
+    default: return MicroKernel<14>(xp, wp, kc, c, ldc, cols, accumulate);
+  }
+}
+
+}  // namespace
+
+MatMulKernels Avx512MatMulKernels(DType type) {
+  switch (type) {
+    case DType::kF32: return {Gemv<F32Row>, Pack<F32Row>};
+    case DType::kF16: return {Gemv<F16Row>, Pack<F16Row>};
+    case DType::kBF16: return {Gemv<Bf16Row>, Pack<Bf16Row>};
+    default: return {};
+  }
+}
+
+GemmKernel Avx512GemmKernel() { return {kMr, kNr, MicroKernelDispatch}; }
+
+}  // namespace leanlm
