@@ -36,12 +36,8 @@ LEANLM_VEC_CLONES void AttendGroup(float* out, float* scores, const float* q, co
 
 }  // namespace
 
-int64_t AttentionScratchSize(const AttentionDims& dims, int64_t n_kv, int n_threads) {
-  return RowStride(n_kv) * (dims.n_head / dims.n_head_kv) * n_threads;
-}
-
 void AttentionForward(float* out, float* probs, const float* q, const KvView& kv, int64_t n, int64_t pos0,
-                      const AttentionDims& dims, float* scratch, ThreadPool& pool) {
+                      const AttentionDims& dims, ThreadPool& pool) {
   const int64_t head_dim = dims.head_dim, n_head = dims.n_head, n_head_kv = dims.n_head_kv;
   const int64_t group = n_head / n_head_kv;
   const int64_t n_kv = pos0 + n, stride = RowStride(n_kv);
@@ -52,9 +48,11 @@ void AttentionForward(float* out, float* probs, const float* q, const KvView& kv
   const int64_t slices = std::min(group, (4 * pool.size() + pairs - 1) / pairs);
   const int64_t per_slice = (group + slices - 1) / slices;
   const int64_t items = pairs * slices;
+  // Each task claims items until none is left; a task whose thread is late
+  // finds the work done.
   std::atomic<int64_t> next{0};
-  RunOnAll(pool, [&](int thread) {
-    float* scores = scratch + thread * stride * group;
+  RunTasks(pool, pool.size(), [&](int task) {
+    auto* scores = static_cast<float*>(pool.Scratch(task, static_cast<size_t>(group * stride) * sizeof(float)));
     for (;;) {
       const int64_t item = next.fetch_add(1, std::memory_order_relaxed);
       if (item >= items) break;
