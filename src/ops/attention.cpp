@@ -19,9 +19,9 @@ int64_t RowStride(int64_t n_kv) { return (n_kv + kLineFloats - 1) / kLineFloats 
 // One query row against one kv head for `heads` of its query heads:
 //   q, out: (heads, head_dim); k, v: rows 0..len-1 of the kv head, kv_stride
 //   apart; scores: (heads, stride) scratch, left holding the softmax weights.
-LEANLM_VEC_CLONES void AttendGroup(float* out, float* scores, const float* q, const float* k, const float* v,
-                                   int64_t heads, int64_t len, int64_t kv_stride, int64_t head_dim, int64_t stride,
-                                   float scale) {
+[[gnu::always_inline]] inline void AttendGroup(float* out, float* scores, const float* q, const float* k,
+                                               const float* v, int64_t heads, int64_t len, int64_t kv_stride,
+                                               int64_t head_dim, int64_t stride, float scale) {
   for (int64_t p = 0; p < len; ++p) {
     const float* kp = k + p * kv_stride;
     for (int64_t r = 0; r < heads; ++r) scores[r * stride + p] = vec::Dot(q + r * head_dim, kp, head_dim) * scale;
@@ -32,6 +32,16 @@ LEANLM_VEC_CLONES void AttendGroup(float* out, float* scores, const float* q, co
     const float* vp = v + p * kv_stride;
     for (int64_t r = 0; r < heads; ++r) vec::Axpy(out + r * head_dim, scores[r * stride + p], vp, head_dim);
   }
+}
+
+LEANLM_TARGET_AVX2 void AttendGroupAvx2(float* out, float* scores, const float* q, const float* k, const float* v,
+                                        int64_t heads, int64_t len, int64_t kv_stride, int64_t head_dim,
+                                        int64_t stride, float scale) {
+  AttendGroup(out, scores, q, k, v, heads, len, kv_stride, head_dim, stride, scale);
+}
+void AttendGroupBase(float* out, float* scores, const float* q, const float* k, const float* v, int64_t heads,
+                     int64_t len, int64_t kv_stride, int64_t head_dim, int64_t stride, float scale) {
+  AttendGroup(out, scores, q, k, v, heads, len, kv_stride, head_dim, stride, scale);
 }
 
 }  // namespace
@@ -50,6 +60,7 @@ void AttentionForward(float* out, float* probs, const float* q, const KvView& kv
   const int64_t items = pairs * slices;
   // Each task claims items until none is left; a task whose thread is late
   // finds the work done.
+  const auto attend = vec::UseAvx2() ? AttendGroupAvx2 : AttendGroupBase;
   std::atomic<int64_t> next{0};
   RunTasks(pool, pool.size(), [&](int task) {
     auto* scores = static_cast<float*>(pool.Scratch(task, static_cast<size_t>(group * stride) * sizeof(float)));
@@ -63,7 +74,7 @@ void AttentionForward(float* out, float* probs, const float* q, const KvView& kv
       if (heads <= 0) continue;
       const int64_t len = pos0 + i + 1;
       const int64_t at = (i * n_head + h0) * head_dim;
-      AttendGroup(out + at, scores, q + at, kv.k + g * kv.head_stride, kv.v + g * kv.head_stride, heads, len,
+      attend(out + at, scores, q + at, kv.k + g * kv.head_stride, kv.v + g * kv.head_stride, heads, len,
                   kv.pos_stride, head_dim, stride, scale);
       if (probs != nullptr) {
         for (int64_t r = 0; r < heads; ++r) {
