@@ -233,6 +233,6 @@ MatMulKernels Avx2MatMulKernels(DType type) {
   }
 }
 
-GemmKernel Avx2GemmKernel() { return {kMr, kNr, MicroKernelDispatch}; }
+GemmKernel Avx2GemmKernel() { return {kMr, kNr, MicroKernelDispatch, GenericPackX}; }
 
 }  // namespace leanlm

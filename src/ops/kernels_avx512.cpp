@@ -247,6 +247,24 @@ void MicroKernelDispatch(const float* xp, const float* wp, int64_t kc, float* c,
   }
 }
 
+// x sliver: 16 columns of up to 16 rows at a time, transposed in registers.
+LEANLM_AVX512 void PackX(const float* x, int64_t ldx, int rows, int64_t kc, int mr, float* xp) {
+  if (mr > 16) return GenericPackX(x, ldx, rows, kc, mr, xp);
+  const __mmask16 row_mask = TailMask(mr);
+  for (int64_t j = 0; j < kc; j += 16) {
+    const int64_t len = kc - j < 16 ? kc - j : 16;
+    const __mmask16 m = TailMask(len);
+    __m512 a[16];
+    LEANLM_UNROLL
+    for (int i = 0; i < 16; ++i) a[i] = i < rows ? _mm512_maskz_loadu_ps(m, x + i * ldx + j) : _mm512_setzero_ps();
+    Transpose16x16(a);
+    LEANLM_UNROLL
+    for (int c = 0; c < 16; ++c) {
+      if (c < len) _mm512_mask_storeu_ps(xp + (j + c) * mr, row_mask, a[c]);
+    }
+  }
+}
+
 }  // namespace
 
 MatMulKernels Avx512MatMulKernels(DType type) {
@@ -258,6 +276,6 @@ MatMulKernels Avx512MatMulKernels(DType type) {
   }
 }
 
-GemmKernel Avx512GemmKernel() { return {kMr, kNr, MicroKernelDispatch}; }
+GemmKernel Avx512GemmKernel() { return {kMr, kNr, MicroKernelDispatch, PackX}; }
 
 }  // namespace leanlm

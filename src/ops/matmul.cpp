@@ -66,20 +66,15 @@ void Gemv(GemvFn gemv, const WeightRef& w, const float* x, int64_t n, float* y, 
 // xp: for each depth block b (columns c0 = b·kKc, width kc), the slivers of
 // mr rows: xp[c0·n_pad + s·kc·mr + j·mr + i] = x[s·mr + i][c0 + j], zero-padded
 // to n_pad rows.
-void PackX(const float* x, int64_t n, int64_t k, int mr, int64_t slivers, float* xp, ThreadPool& pool) {
+void PackX(const GemmKernel& g, const float* x, int64_t n, int64_t k, int64_t slivers, float* xp, ThreadPool& pool) {
+  const int mr = g.mr;
   const int64_t n_pad = slivers * mr;
   pool.ParallelFor(slivers, 4, [&](int64_t s0, int64_t s1) {
     for (int64_t c0 = 0; c0 < k; c0 += kKc) {
       const int64_t kc = std::min(kKc, k - c0);
       for (int64_t s = s0; s < s1; ++s) {
-        float* dst = xp + c0 * n_pad + s * kc * mr;
         const int rows = static_cast<int>(std::min<int64_t>(mr, n - s * mr));
-        const float* src = x + s * mr * k + c0;
-        // Sequential writes; the sliver's rows are read as mr parallel streams.
-        for (int64_t j = 0; j < kc; ++j) {
-          for (int i = 0; i < rows; ++i) dst[j * mr + i] = src[i * k + j];
-          for (int i = rows; i < mr; ++i) dst[j * mr + i] = 0.0f;
-        }
+        g.pack_x(x + s * mr * k + c0, k, rows, kc, mr, xp + c0 * n_pad + s * kc * mr);
       }
     }
   });
@@ -92,7 +87,7 @@ void Gemm(PackWeightsFn pack, const GemmKernel& g, const WeightRef& w, const flo
   const int64_t slivers = (n + mr - 1) / mr;
   const int64_t n_pad = slivers * mr;
   auto* xp = static_cast<float*>(pool.Scratch(pool.size(), static_cast<size_t>(n_pad * k) * sizeof(float)));
-  PackX(x, n, k, mr, slivers, xp, pool);
+  PackX(g, x, n, k, slivers, xp, pool);
 
   // Tiles of mc weight rows; small matrices get narrower tiles so that every
   // thread has work.
