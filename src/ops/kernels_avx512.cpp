@@ -152,45 +152,6 @@ LEANLM_AVX512_INLINE void Transpose16x16(__m512 a[16]) {
   }
 }
 
-// Packs 16 weight rows (row pointers, null past the matrix) × kc columns from
-// c0 into dst[j * nr + l], 16 × 16 blocks at a time.
-template <class L>
-LEANLM_AVX512_INLINE void Pack16Rows(const uint8_t* const rows[16], int64_t c0, int64_t kc, int nr, float* dst) {
-  for (int64_t j = 0; j < kc; j += 16) {
-    const int64_t len = kc - j < 16 ? kc - j : 16;
-    const __mmask16 m = TailMask(len);
-    __m512 a[16];
-    LEANLM_UNROLL
-    for (int l = 0; l < 16; ++l) {
-      a[l] = rows[l] == nullptr ? _mm512_setzero_ps()
-             : len == 16        ? L::Load(rows[l], c0 + j)
-                                : L::LoadMasked(rows[l], c0 + j, m);
-    }
-    Transpose16x16(a);
-    LEANLM_UNROLL
-    for (int c = 0; c < 16; ++c) {
-      if (c < len) _mm512_storeu_ps(dst + (j + c) * nr, a[c]);
-    }
-  }
-}
-
-template <class L>
-LEANLM_AVX512 void Pack(const WeightRef& w, int64_t r0, int64_t rows, int64_t c0, int64_t kc, int nr, float* dst) {
-  if (nr % 16 != 0) return GenericPackWeights(w, r0, rows, c0, kc, nr, dst);
-  const int64_t panels = (rows + nr - 1) / nr;
-  for (int64_t p = 0; p < panels; ++p) {
-    for (int h = 0; h < nr; h += 16) {
-      const uint8_t* row_ptrs[16];
-      LEANLM_UNROLL
-      for (int l = 0; l < 16; ++l) {
-        const int64_t r = p * nr + h + l;
-        row_ptrs[l] = r < rows ? w.row(r0 + r) : nullptr;
-      }
-      Pack16Rows<L>(row_ptrs, c0, kc, nr, dst + p * kc * nr + h);
-    }
-  }
-}
-
 // Register tile: 14 activation rows × 32 weight rows = 28 zmm accumulators;
 // per depth step two panel loads and 14 broadcasts feed 28 FMAs.
 constexpr int kMr = 14;
@@ -269,9 +230,11 @@ LEANLM_AVX512 void PackX(const float* x, int64_t ldx, int rows, int64_t kc, int 
 
 MatMulKernels Avx512MatMulKernels(DType type) {
   switch (type) {
-    case DType::kF32: return {Gemv<F32Row>, Pack<F32Row>};
-    case DType::kF16: return {Gemv<F16Row>, Pack<F16Row>};
-    case DType::kBF16: return {Gemv<Bf16Row>, Pack<Bf16Row>};
+    // No pack of its own: the AVX2 one (8 × 8 transposes in ymm) measured
+    // ~1.8x faster than 16 × 16 zmm transposes on Zen 5.
+    case DType::kF32: return {Gemv<F32Row>, nullptr};
+    case DType::kF16: return {Gemv<F16Row>, nullptr};
+    case DType::kBF16: return {Gemv<Bf16Row>, nullptr};
     default: return {};
   }
 }

@@ -229,7 +229,8 @@ TEST(MatMulRegistryTest, BlockTypeWithoutKernelsUsesGenericPath) {
   for (CpuLevel level : SupportedLevels()) EXPECT_EQ(FindMatMulKernels(type, level).pack, &GenericPackWeights);
 }
 
-// Built-in float types have real kernels at every level the CPU supports.
+// Built-in float types have real kernels at every level the CPU supports
+// (the AVX-512 level borrows the AVX2 pack).
 TEST(MatMulRegistryTest, FloatTypesHaveKernelsAtEveryLevel) {
   for (DType type : {DType::kF32, DType::kF16, DType::kBF16}) {
     for (CpuLevel level : SupportedLevels()) {
