@@ -94,7 +94,7 @@ struct Shape {
 // k not a multiple of 16 or 32, m odd; 300 and 520 span several depth blocks
 // (256) and weight tiles, 1 and 16 are the degenerate ends.
 constexpr Shape kShapes[] = {{1, 1}, {16, 1}, {37, 19}, {131, 67}, {300, 97}, {520, 301}};
-// Decode kernels take up to 8 rows at once (more in passes), the GEMM's
+// Decode kernels take up to 4 rows, the GEMM's
 // register tile 14 (AVX-512), 6 (AVX2) or 4 (scalar).
 constexpr int64_t kBatchSizes[] = {1, 2, 3, 4, 5, 7, 8, 12, 17, 64};
 
@@ -229,7 +229,8 @@ TEST(MatMulRegistryTest, BlockTypeWithoutKernelsUsesGenericPath) {
   for (CpuLevel level : SupportedLevels()) EXPECT_EQ(FindMatMulKernels(type, level).pack, &GenericPackWeights);
 }
 
-// Built-in float types have real kernels at every level the CPU supports.
+// Built-in float types have real kernels at every level the CPU supports
+// (the AVX-512 level borrows the AVX2 pack).
 TEST(MatMulRegistryTest, FloatTypesHaveKernelsAtEveryLevel) {
   for (DType type : {DType::kF32, DType::kF16, DType::kBF16}) {
     for (CpuLevel level : SupportedLevels()) {
