@@ -17,8 +17,8 @@ namespace leanlm {
 namespace {
 
 constexpr int64_t kGemvChunkBytes = 64 << 10;  // weight bytes a decode thread claims at a time
-constexpr int64_t kKc = 512;                   // GEMM depth block: a multiple of every block size
-constexpr int64_t kMaxMc = 128;                // GEMM weight rows per tile: kKc·kMaxMc·4 B = 256 KiB in L2
+constexpr int64_t kKc = 1024;                  // GEMM depth block: a multiple of every block size
+constexpr int64_t kMaxMc = 64;                 // GEMM weight rows per tile: kKc·kMaxMc·4 B = 256 KiB in L2
 
 struct KernelRegistry {
   std::array<std::array<MatMulKernels, kNumCpuLevels>, kMaxTypeId> rows{};
