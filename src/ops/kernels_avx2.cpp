@@ -17,21 +17,19 @@
 namespace leanlm {
 namespace {
 
-// Loads 8 weights starting at column j of a row as F32; Tail loads the
+// Loads 8 weights starting at column j of a row as F32; LoadTail loads the
 // len < 8 that remain and zeros the rest.
 struct F32Row {
   static constexpr int kElemBytes = 4;
   LEANLM_AVX2_INLINE static __m256 Load(const uint8_t* row, int64_t j) {
     return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + j);
   }
-  LEANLM_AVX2_INLINE static __m256 FromPadded(const uint8_t* p) { return Load(p, 0); }
 };
 struct F16Row {
   static constexpr int kElemBytes = 2;
   LEANLM_AVX2_INLINE static __m256 Load(const uint8_t* row, int64_t j) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * j)));
   }
-  LEANLM_AVX2_INLINE static __m256 FromPadded(const uint8_t* p) { return Load(p, 0); }
 };
 struct Bf16Row {
   static constexpr int kElemBytes = 2;
@@ -39,14 +37,13 @@ struct Bf16Row {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * j));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
-  LEANLM_AVX2_INLINE static __m256 FromPadded(const uint8_t* p) { return Load(p, 0); }
 };
 
 template <class L>
 LEANLM_AVX2_INLINE __m256 LoadTail(const uint8_t* row, int64_t j, int64_t len) {
   alignas(32) uint8_t padded[32] = {};
   std::memcpy(padded, row + j * L::kElemBytes, len * L::kElemBytes);
-  return L::FromPadded(padded);
+  return L::Load(padded, 0);
 }
 
 LEANLM_AVX2_INLINE float ReduceAdd(__m256 v) {

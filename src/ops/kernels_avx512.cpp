@@ -13,11 +13,12 @@
 
 #include "ops/matmul_kernels.h"
 
-#define LEANLM_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+#define LEANLM_AVX512_TARGET "avx512f,avx512bw,avx512vl,avx2,fma,f16c"
+#define LEANLM_AVX512 __attribute__((target(LEANLM_AVX512_TARGET)))
+#define LEANLM_AVX512_LAMBDA __attribute__((always_inline, target(LEANLM_AVX512_TARGET)))
+#define LEANLM_AVX512_INLINE inline __attribute__((always_inline, target(LEANLM_AVX512_TARGET)))
 // Loops over registers must be unrolled for the accumulators to stay in registers.
 #define LEANLM_UNROLL _Pragma("GCC unroll 32")
-#define LEANLM_AVX512_LAMBDA __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
-#define LEANLM_AVX512_INLINE inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 
 namespace leanlm {
 namespace {

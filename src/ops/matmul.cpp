@@ -157,9 +157,16 @@ const GemmKernel& GetGemmKernel(CpuLevel level) {
 
 void MatMulAtLevel(CpuLevel level, const TensorView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
   LEANLM_CHECK(CpuLevelSupported(level));
-  LEANLM_CHECK(w.valid() && n >= 0);
+  LEANLM_CHECK(w.n_dims > 0 && n >= 0);
+  const TypeTraits* traits = FindTypeTraits(w.type);
+  LEANLM_CHECK(traits != nullptr && traits->to_float != nullptr);  // a type one can compute with
   const int64_t m = w.rows();
   if (n == 0 || m == 0) return;
+  if (w.cols() == 0) {  // empty sums
+    std::fill(y, y + n * m, 0.0f);
+    return;
+  }
+  LEANLM_CHECK(w.data != nullptr && x != nullptr);
   const WeightRef ref{static_cast<const uint8_t*>(w.data), w.row_bytes(), w.cols(), w.type};
   const MatMulKernels kernels = FindMatMulKernels(w.type, level);
   if (n <= kMaxGemvRows) {

@@ -139,6 +139,20 @@ TEST_P(MatMulTest, DefaultLevelMatchesReference) {
   }
 }
 
+// Rows of zero elements: every output is an empty sum.
+TEST_P(MatMulTest, EmptyRowsGiveZeros) {
+  std::mt19937 rng(5);
+  ThreadPool pool(2);
+  const Weight w(GetParam(), 0, 7, rng);
+  for (int64_t n : {1, 20}) {
+    std::vector<float> y(static_cast<size_t>(n * 7), std::nanf(""));
+    for (CpuLevel level : SupportedLevels()) {
+      MatMulAtLevel(level, w.view, nullptr, n, y.data(), pool);
+      for (float v : y) EXPECT_EQ(v, 0.0f) << CpuLevelName(level) << " n=" << n;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(FloatTypes, MatMulTest, ::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
                          [](const auto& info) { return std::string(TypeName(info.param)); });
 
