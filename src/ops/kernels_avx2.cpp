@@ -17,21 +17,19 @@
 namespace leanlm {
 namespace {
 
-// Loads 8 weights starting at column j of a row as F32; Tail loads the
+// Loads 8 weights starting at column j of a row as F32; LoadTail loads the
 // len < 8 that remain and zeros the rest.
 struct F32Row {
   static constexpr int kElemBytes = 4;
   LEANLM_AVX2_INLINE static __m256 Load(const uint8_t* row, int64_t j) {
     return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + j);
   }
-  LEANLM_AVX2_INLINE static __m256 FromPadded(const uint8_t* p) { return Load(p, 0); }
 };
 struct F16Row {
   static constexpr int kElemBytes = 2;
   LEANLM_AVX2_INLINE static __m256 Load(const uint8_t* row, int64_t j) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * j)));
   }
-  LEANLM_AVX2_INLINE static __m256 FromPadded(const uint8_t* p) { return Load(p, 0); }
 };
 struct Bf16Row {
   static constexpr int kElemBytes = 2;
@@ -39,14 +37,13 @@ struct Bf16Row {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * j));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
-  LEANLM_AVX2_INLINE static __m256 FromPadded(const uint8_t* p) { return Load(p, 0); }
 };
 
 template <class L>
 LEANLM_AVX2_INLINE __m256 LoadTail(const uint8_t* row, int64_t j, int64_t len) {
   alignas(32) uint8_t padded[32] = {};
   std::memcpy(padded, row + j * L::kElemBytes, len * L::kElemBytes);
-  return L::FromPadded(padded);
+  return L::Load(padded, 0);
 }
 
 LEANLM_AVX2_INLINE float ReduceAdd(__m256 v) {
@@ -56,17 +53,22 @@ LEANLM_AVX2_INLINE float ReduceAdd(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// Weight row r against N activation rows, k unrolled U times with separate
-// accumulators (N·U of them) to hide the FMA latency.
-template <class L, int N, int U>
+// Weight rows [r, r + R) against N activation rows, k unrolled U times with
+// separate accumulators (R·N·U of them) to hide the FMA latency.
+template <class L, int R, int N, int U>
 LEANLM_AVX2_INLINE void GemvTile(const WeightRef& w, const float* x, float* y, int64_t ldy, int64_t r) {
   const int64_t k = w.k;
-  const uint8_t* row = w.row(r);
-  __m256 acc[U][N];
+  const uint8_t* rows[R];
+  LEANLM_UNROLL
+  for (int a = 0; a < R; ++a) rows[a] = w.row(r + a);
+  __m256 acc[U][R][N];
   LEANLM_UNROLL
   for (int u = 0; u < U; ++u) {
     LEANLM_UNROLL
-    for (int i = 0; i < N; ++i) acc[u][i] = _mm256_setzero_ps();
+    for (int a = 0; a < R; ++a) {
+      LEANLM_UNROLL
+      for (int i = 0; i < N; ++i) acc[u][a][i] = _mm256_setzero_ps();
+    }
   }
   // One 8-column step into accumulator set u; a zero-padded copy past the row end.
   auto step = [&](int64_t j, int u, int64_t len) LEANLM_AVX2_LAMBDA {
@@ -76,9 +78,12 @@ LEANLM_AVX2_INLINE void GemvTile(const WeightRef& w, const float* x, float* y, i
       xv[i] = len == 8 ? _mm256_loadu_ps(x + i * k + j)
                        : LoadTail<F32Row>(reinterpret_cast<const uint8_t*>(x + i * k), j, len);
     }
-    const __m256 wv = len == 8 ? L::Load(row, j) : LoadTail<L>(row, j, len);
     LEANLM_UNROLL
-    for (int i = 0; i < N; ++i) acc[u][i] = _mm256_fmadd_ps(wv, xv[i], acc[u][i]);
+    for (int a = 0; a < R; ++a) {
+      const __m256 wv = len == 8 ? L::Load(rows[a], j) : LoadTail<L>(rows[a], j, len);
+      LEANLM_UNROLL
+      for (int i = 0; i < N; ++i) acc[u][a][i] = _mm256_fmadd_ps(wv, xv[i], acc[u][a][i]);
+    }
   };
   int64_t j = 0;
   for (; j + 8 * U <= k; j += 8 * U) {
@@ -88,21 +93,28 @@ LEANLM_AVX2_INLINE void GemvTile(const WeightRef& w, const float* x, float* y, i
   for (; j + 8 <= k; j += 8) step(j, 0, 8);
   if (j < k) step(j, 0, k - j);
   LEANLM_UNROLL
-  for (int i = 0; i < N; ++i) {
-    __m256 sum = acc[0][i];
+  for (int a = 0; a < R; ++a) {
     LEANLM_UNROLL
-    for (int u = 1; u < U; ++u) sum = _mm256_add_ps(sum, acc[u][i]);
-    y[i * ldy + r] = ReduceAdd(sum);
+    for (int i = 0; i < N; ++i) {
+      __m256 sum = acc[0][a][i];
+      LEANLM_UNROLL
+      for (int u = 1; u < U; ++u) sum = _mm256_add_ps(sum, acc[u][a][i]);
+      y[i * ldy + r + a] = ReduceAdd(sum);
+    }
   }
 }
 
-// Unrolling for N activation rows: one weight row at a time (a single
-// sequential stream per thread), unrolled for ~8 independent FMA chains.
-constexpr int GemvUnroll(int n) { return n == 1 ? 4 : 2; }
+// Tile shapes (see kernels_avx512.cpp): one row at a time for N = 1; for
+// N > 1 several rows share each x load, within the 16 ymm registers.
+constexpr int GemvRows(int n) { return n == 1 ? 1 : n == 2 ? 4 : n == 3 ? 3 : 2; }
+constexpr int GemvUnroll(int n) { return n == 1 ? 4 : 1; }
 
 template <class L, int N>
 LEANLM_AVX2 void GemvN(const WeightRef& w, const float* x, float* y, int64_t ldy, int64_t r0, int64_t r1) {
-  for (int64_t r = r0; r < r1; ++r) GemvTile<L, N, GemvUnroll(N)>(w, x, y, ldy, r);
+  constexpr int R = GemvRows(N);
+  int64_t r = r0;
+  for (; r + R <= r1; r += R) GemvTile<L, R, N, GemvUnroll(N)>(w, x, y, ldy, r);
+  for (; r < r1; ++r) GemvTile<L, 1, N, GemvUnroll(N)>(w, x, y, ldy, r);
 }
 
 template <class L>

@@ -17,8 +17,8 @@ namespace leanlm {
 namespace {
 
 constexpr int64_t kGemvChunkBytes = 64 << 10;  // weight bytes a decode thread claims at a time
-constexpr int64_t kKc = 512;                   // GEMM depth block: a multiple of every block size
-constexpr int64_t kMaxMc = 128;                // GEMM weight rows per tile: kKc·kMaxMc·4 B = 256 KiB in L2
+constexpr int64_t kKc = 1024;                  // GEMM depth block: a multiple of every block size
+constexpr int64_t kMaxMc = 64;                 // GEMM weight rows per tile: kKc·kMaxMc·4 B = 256 KiB in L2
 
 struct KernelRegistry {
   std::array<std::array<MatMulKernels, kNumCpuLevels>, kMaxTypeId> rows{};
@@ -157,9 +157,16 @@ const GemmKernel& GetGemmKernel(CpuLevel level) {
 
 void MatMulAtLevel(CpuLevel level, const TensorView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
   LEANLM_CHECK(CpuLevelSupported(level));
-  LEANLM_CHECK(w.valid() && n >= 0);
+  LEANLM_CHECK(w.n_dims > 0 && n >= 0);
+  const TypeTraits* traits = FindTypeTraits(w.type);
+  LEANLM_CHECK(traits != nullptr && traits->to_float != nullptr);  // a type one can compute with
   const int64_t m = w.rows();
   if (n == 0 || m == 0) return;
+  if (w.cols() == 0) {  // empty sums
+    std::fill(y, y + n * m, 0.0f);
+    return;
+  }
+  LEANLM_CHECK(w.data != nullptr && x != nullptr);
   const WeightRef ref{static_cast<const uint8_t*>(w.data), w.row_bytes(), w.cols(), w.type};
   const MatMulKernels kernels = FindMatMulKernels(w.type, level);
   if (n <= kMaxGemvRows) {

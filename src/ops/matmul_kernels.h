@@ -34,7 +34,7 @@ struct WeightRef {
 // y[i * ldy + r] = Σ_j W[r][j] · x[i * k + j] for r in [r0, r1), i in [0, n),
 // 1 ≤ n ≤ kMaxGemvRows. x: (n × k), y: (n × ldy).
 using GemvFn = void (*)(const WeightRef& w, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0, int64_t r1);
-inline constexpr int64_t kMaxGemvRows = 4;
+inline constexpr int64_t kMaxGemvRows = 4;  // from 5 rows on, the GEMM is as fast
 
 // Weight rows [r0, r0 + rows) and columns [c0, c0 + kc) as F32 panels of width
 // nr (a multiple of 8: the GemmKernel::nr of some level):
