@@ -4,7 +4,9 @@
 // the file, the byte offset and what was expected.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -114,12 +116,26 @@ class GgufWriter {
   void SetAlignment(uint64_t alignment);              // also sets general.alignment
   // The view's bytes must stay valid until Write() returns.
   Status AddTensor(const std::string& name, const TensorView& view);
+
+  // A tensor whose bytes are produced while Write() runs, so a file can be
+  // written one tensor at a time without holding them all (quantization).
+  // At its turn, `fill` must hand `sink` exactly the bytes of a `type` tensor
+  // of shape ne[0..n_dims), in order, in as many calls as it likes; an error
+  // from either aborts Write() and leaves no file.
+  using TensorSink = std::function<Status(const void* data, size_t n)>;
+  using TensorFill = std::function<Status(const TensorSink& sink)>;
+  Status AddTensor(const std::string& name, DType type, int n_dims, const std::array<int64_t, 4>& ne,
+                   TensorFill fill);
+
   // Writes atomically (temporary file + rename): a failure leaves no file.
   Status Write(const std::string& path) const;
 
  private:
+  Status CheckNewTensor(const std::string& name, const TensorView& shape) const;
+
   std::vector<std::pair<std::string, GgufValue>> metadata_;
   std::vector<std::pair<std::string, TensorView>> tensors_;
+  std::vector<TensorFill> fills_;  // per tensor; empty when its view holds the bytes
   uint64_t alignment_ = 32;
 };
 

@@ -1,6 +1,7 @@
 // GGUF v3 writing: the header, metadata and tensor infos are serialized into
-// memory (they are small), then the tensor data is streamed from the views,
-// each tensor padded to the alignment as llama.cpp does.
+// memory (they are small), then the tensor data is streamed from the views or
+// fill functions, each tensor padded to the alignment as llama.cpp does.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <set>
@@ -90,7 +91,7 @@ void GgufWriter::SetAlignment(uint64_t alignment) {
   Set("general.alignment", GgufValue::U32(static_cast<uint32_t>(alignment)));
 }
 
-Status GgufWriter::AddTensor(const std::string& name, const TensorView& view) {
+Status GgufWriter::CheckNewTensor(const std::string& name, const TensorView& shape) const {
   if (name.empty() || name.size() > kGgufMaxTensorName || !IsValidUtf8(name)) {
     return Status::Error("GGUF tensor name '" + name + "' must be 1.." + std::to_string(kGgufMaxTensorName) +
                          " bytes of UTF-8");
@@ -98,10 +99,34 @@ Status GgufWriter::AddTensor(const std::string& name, const TensorView& view) {
   for (const auto& t : tensors_) {
     if (t.first == name) return Status::Error("GGUF tensor '" + name + "' added twice");
   }
+  if (shape.n_dims < 1 || shape.n_dims > 4) {
+    return Status::Error("GGUF tensor '" + name + "' has " + std::to_string(shape.n_dims) +
+                         " dimensions (expected 1..4)");
+  }
+  Result<size_t> bytes = TensorBytes(shape.type, shape.ne.data(), shape.n_dims);
+  if (!bytes.ok()) return bytes.status().WithContext("GGUF tensor '" + name + "' " + shape.shape_string());
+  return Status::Ok();
+}
+
+Status GgufWriter::AddTensor(const std::string& name, const TensorView& view) {
   if (!view.valid()) return Status::Error("GGUF tensor '" + name + "' has no data");
-  Result<size_t> bytes = TensorBytes(view.type, view.ne.data(), view.n_dims);
-  if (!bytes.ok()) return bytes.status().WithContext("GGUF tensor '" + name + "' " + view.shape_string());
+  LEANLM_RETURN_IF_ERROR(CheckNewTensor(name, view));
   tensors_.emplace_back(name, view);
+  fills_.emplace_back();
+  return Status::Ok();
+}
+
+Status GgufWriter::AddTensor(const std::string& name, DType type, int n_dims, const std::array<int64_t, 4>& ne,
+                             TensorFill fill) {
+  if (!fill) return Status::Error("GGUF tensor '" + name + "' has no fill function");
+  TensorView shape;
+  shape.type = type;
+  shape.n_dims = n_dims;
+  shape.ne = ne;
+  for (int d = std::max(n_dims, 0); d < 4; ++d) shape.ne[d] = 1;
+  LEANLM_RETURN_IF_ERROR(CheckNewTensor(name, shape));
+  tensors_.emplace_back(name, shape);
+  fills_.push_back(std::move(fill));
   return Status::Ok();
 }
 
@@ -140,9 +165,27 @@ Status GgufWriter::Write(const std::string& path) const {
   if (!tensors_.empty()) {
     LEANLM_RETURN_IF_ERROR(file->WriteZeros(AlignUp(file->offset(), alignment_) - file->offset()));
     const uint64_t data_start = file->offset();
-    for (const auto& [name, view] : tensors_) {
+    for (size_t t = 0; t < tensors_.size(); ++t) {
+      const auto& [name, view] = tensors_[t];
       const size_t bytes = view.bytes();
-      LEANLM_RETURN_IF_ERROR(file->Write(view.data, bytes));
+      if (fills_[t]) {
+        size_t written = 0;
+        const TensorSink sink = [&](const void* data, size_t n) -> Status {
+          if (n > bytes - written) {
+            return Status::Error("GGUF tensor '" + name + "': the fill function gave more than its " +
+                                 std::to_string(bytes) + " bytes");
+          }
+          written += n;
+          return file->Write(data, n);
+        };
+        LEANLM_RETURN_IF_ERROR(fills_[t](sink).WithContext(path));
+        if (written != bytes) {
+          return Status::Error(path + ": GGUF tensor '" + name + "': the fill function gave " +
+                               std::to_string(written) + " of its " + std::to_string(bytes) + " bytes");
+        }
+      } else {
+        LEANLM_RETURN_IF_ERROR(file->Write(view.data, bytes));
+      }
       const uint64_t used = file->offset() - data_start;
       LEANLM_RETURN_IF_ERROR(file->WriteZeros(AlignUp(used, alignment_) - used));
     }

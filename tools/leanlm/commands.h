@@ -11,5 +11,6 @@ int InfoCommand(int argc, char** argv);
 int InitCommand(int argc, char** argv);
 int ConvertCommand(int argc, char** argv);
 int BenchCommand(int argc, char** argv);
+int QuantizeCommand(int argc, char** argv);
 
 }  // namespace leanlm::cli

@@ -20,6 +20,7 @@ constexpr Subcommand kSubcommands[] = {
     {"info", "metadata, tensors and size of a model file", leanlm::cli::InfoCommand},
     {"init", "write a model with random weights and real shapes", leanlm::cli::InitCommand},
     {"convert", "convert between GGUF, Hugging Face and llama2.c", leanlm::cli::ConvertCommand},
+    {"quantize", "quantize a model with llama.cpp's recipes (Q4_K_M, Q8_0, ...)", leanlm::cli::QuantizeCommand},
     {"bench", "prompt and generation speed against the memory-bandwidth bound", leanlm::cli::BenchCommand},
 };
 
