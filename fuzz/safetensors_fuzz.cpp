@@ -3,9 +3,11 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/log.h"
 #include "io/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  leanlm::SetLogLevel(leanlm::LogLevel::kError);
   auto file = leanlm::ParseSafetensors(data, size, "fuzz.safetensors");
   if (!file.ok()) return 0;
   volatile uint8_t sink = 0;

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "base/log.h"
 #include "io/hf_dir.h"
 #include "io/strict_json.h"
@@ -293,6 +295,7 @@ Result<ModelConfig> ConfigFromHfJson(const std::string& json_text, const std::st
   } catch (const std::exception& e) {  // not expected: every access is type-checked first
     return Status::Error(source + ": " + e.what());
   }
+  LEANLM_RETURN_IF_ERROR(c.Validate(source));  // the model's own limits (widths, layer count)
   return c;
 }
 

@@ -15,25 +15,22 @@ bool IsFile(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-std::string Dirname(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
-}
-
 }  // namespace
 
 Result<ModelSource> LoadHfDir(const std::string& dir, const LoadOptions& options) {
   LEANLM_ASSIGN_OR_RETURN(ModelSource src, LoadHfModelFiles(dir, options));
+  // An override is read as a tokenizer.json (with the tokenizer_config.json
+  // beside it); LoadModelSource reads other vocabulary formats itself.
   const bool overridden = !options.tokenizer_path.empty();
   const std::string tokenizer = overridden ? options.tokenizer_path : dir + "/tokenizer.json";
-  if (!IsFile(tokenizer)) {
-    if (overridden) return Status::Error("cannot open tokenizer " + tokenizer);
+  if (!overridden && !IsFile(tokenizer)) {
     LEANLM_WARN("%s: no tokenizer.json; the model is loaded without a vocabulary", dir.c_str());
     return src;
   }
-  const std::string tokenizer_config = Dirname(tokenizer) + "/tokenizer_config.json";
-  LEANLM_ASSIGN_OR_RETURN(src.vocab,
-                          VocabFromTokenizerJson(tokenizer, IsFile(tokenizer_config) ? tokenizer_config : ""));
+  const size_t slash = tokenizer.rfind('/');
+  const std::string config = (slash == std::string::npos ? std::string(".") : tokenizer.substr(0, slash)) +
+                             "/tokenizer_config.json";  // a missing one means no extra settings
+  LEANLM_ASSIGN_OR_RETURN(src.vocab, VocabFromTokenizerJson(tokenizer, config));
   return src;
 }
 

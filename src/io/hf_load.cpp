@@ -7,6 +7,8 @@
 #include <set>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "base/log.h"
 #include "io/hf_dir.h"
 #include "io/hf_names.h"

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
+#include "base/log.h"
 #include "io/strict_json.h"
 
 namespace leanlm {
@@ -83,16 +85,19 @@ Status ParseTensorEntry(const std::string& name, const Json& info, const std::st
 
   const Json& shape = info["shape"];
   if (!shape.is_array()) return Status::Error(where + ": shape must be an array");
+  // Every partial product stays within int64, so elements() never overflows
+  // (a later zero dimension must not excuse a huge prefix).
+  constexpr uint64_t kMaxElements = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
   uint64_t elements = 1;
   for (const Json& dim : shape) {
     LEANLM_ASSIGN_OR_RETURN(const uint64_t n, ReadUnsigned(dim, where + ": shape entry"));
-    if (n != 0 && elements > std::numeric_limits<uint64_t>::max() / n) {
+    if (n != 0 && elements > kMaxElements / n) {
       return Status::Error(where + ": shape " + shape.dump() + " overflows");
     }
     elements *= n;
     t.shape.push_back(static_cast<int64_t>(n));
   }
-  if (elements > std::numeric_limits<uint64_t>::max() / kDtypes[d].size) {
+  if (elements > kMaxElements / kDtypes[d].size) {
     return Status::Error(where + ": shape " + shape.dump() + " overflows");
   }
   const uint64_t expected = elements * kDtypes[d].size;
@@ -237,6 +242,9 @@ Result<SafetensorsFile> ParseSafetensors(const uint8_t* data, size_t size, const
     }
   }
   if (!misaligned.empty()) {
+    LEANLM_WARN("%s: %zu tensors are not aligned to their element size (the header is not padded to 8 bytes); "
+                "copying %zu bytes",
+                source.c_str(), misaligned.size(), copy_words * 8);
     std::vector<uint64_t>& copies = file.owner_->aligned_copies;
     copies.resize(copy_words);
     size_t word = 0;

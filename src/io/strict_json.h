@@ -1,15 +1,15 @@
 // Parsing untrusted JSON (safetensors headers, config.json, index files)
 // strictly: no duplicate keys in any object (nlohmann keeps the last one
 // silently), no raw NUL (nlohmann stops reading there), bounded nesting, and
-// no exception escaping. Include only from .cpp files: nlohmann is slow to
-// compile.
+// no exception escaping. Only nlohmann's forward declarations here: a .cpp
+// that calls this includes <nlohmann/json.hpp> itself (it is slow to compile).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include "base/status.h"
 

@@ -25,11 +25,9 @@ struct LlamaModel::Scratch {
   std::vector<float> gate;  // (n, n_ff)
   std::vector<float> up;    // (n, n_ff)
   std::vector<float> rope;  // (n, 2, rotary_dim / 2) cos, sin
-  std::vector<float> attn;  // AttentionScratchSize(dims, n_kv, threads)
 
-  // Sizes for a batch of n tokens that attends to n_kv positions. Growth is
-  // geometric, so a long decode reallocates only a few times.
-  void Reserve(const ModelConfig& c, int64_t n, int64_t n_kv, int threads) {
+  // Sizes for a batch of n tokens; growth is geometric.
+  void Reserve(const ModelConfig& c, int64_t n) {
     Grow(x, n * c.n_embd);
     Grow(xb, n * c.n_embd);
     Grow(proj, n * c.n_embd);
@@ -40,7 +38,6 @@ struct LlamaModel::Scratch {
     Grow(gate, n * c.n_ff);
     Grow(up, n * c.n_ff);
     Grow(rope, n * c.rotary_dim());
-    Grow(attn, AttentionScratchSize({c.n_head, c.n_head_kv, c.head_dim}, n_kv, threads));
   }
   static void Grow(std::vector<float>& v, int64_t size) {
     if (static_cast<int64_t>(v.size()) < size) v.resize(std::max(static_cast<size_t>(size), 2 * v.size()));
@@ -103,7 +100,7 @@ void LlamaModel::ForwardBatch(const int32_t* tokens, int64_t n, int64_t pos, KvC
   const ModelConfig& c = config_;
   const ModelWeights& w = weights_;
   Scratch& s = *scratch_;
-  s.Reserve(c, n, pos + n, pool.size());
+  s.Reserve(c, n);
   const int64_t dim = c.n_embd, ff = c.n_ff;
   const AttentionDims dims{c.n_head, c.n_head_kv, c.head_dim};
   float* x = s.x.data();
@@ -132,7 +129,7 @@ void LlamaModel::ForwardBatch(const int32_t* tokens, int64_t n, int64_t pos, KvC
     RopeForward(q, s.rope.data(), n, c.n_head, c.head_dim, c.rotary_dim(), c.rope_neox, pool);
     RopeForward(k, s.rope.data(), n, c.n_head_kv, c.head_dim, c.rotary_dim(), c.rope_neox, pool);
     cache.Store(l, pos, n, k, v);
-    AttentionForward(s.att.data(), nullptr, q, cache.View(l), n, pos, dims, s.attn.data(), pool);
+    AttentionForward(s.att.data(), nullptr, q, cache.View(l), n, pos, dims, pool);
     MatMul(L.wo, s.att.data(), n, proj, pool);
     AddForward(x, proj, n * dim);
 

@@ -1,7 +1,8 @@
 // The LLaMA-family transformer: RMSNorm, RoPE, grouped-query attention,
-// SwiGLU, tied or separate head, optional Q/K/V biases. One forward serves
-// inference and (later) training: a training caller passes a tape that the
-// forward fills with what the backward needs; inference passes none.
+// SwiGLU (or Gemma's GELU-tanh gate), tied or separate head, optional Q/K/V
+// biases, scaled embeddings. One forward serves inference and (later)
+// training: a training caller passes a tape that the forward fills with what
+// the backward needs; inference passes none.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +32,7 @@ class LlamaModel {
   // n × n_vocab logits when all_logits, else the last token's n_vocab. Rows
   // go through the weights as matrices, at most kMaxBatch tokens at a time;
   // n == 1 (decode) is matrix-vector. Scratch grows to the largest batch
-  // seen and is reused: decoding allocates nothing. Errors: out-of-range
+  // seen and is reused: the forward itself allocates nothing per token. Errors: out-of-range
   // token ids, pos + n beyond the cache, a cache made for another config.
   Status Forward(const int32_t* tokens, int64_t n, int64_t pos, KvCache& cache, float* logits, bool all_logits,
                  ThreadPool& pool);

@@ -2,6 +2,8 @@
 // names (token_embd, blk.N.attn_q, ...) from whatever file they came from.
 #pragma once
 
+#include <array>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -30,6 +32,21 @@ struct ModelWeights {
                            // (llama.cpp stores Llama-3.1's scaling this way)
   std::vector<LayerWeights> layers;
 };
+
+// One weight as the config defines it.
+struct WeightSpec {
+  std::string name;                 // GGUF name: "token_embd.weight", "blk.3.attn_q.weight", ...
+  std::array<int64_t, 4> ne{1, 1, 1, 1};  // ggml shape
+  int n_dims = 1;
+  bool required = true;             // false: biases (unless config.qkv_bias), output (absent: tied), rope_freqs
+};
+
+// Calls fn(spec, view) for every weight of the model, in GGUF order, with the
+// member of `weights` that holds it; stops at the first error and returns
+// it. This one list drives binding (and later saving, gradients and the
+// optimizer). Optional weights are visited whether bound or not.
+Status ForEachTensor(const ModelConfig& config, ModelWeights& weights,
+                     const std::function<Status(const WeightSpec& spec, TensorView& view)>& fn);
 
 // Binds views by GGUF name and checks every shape against the config; an
 // error names the tensor, its shape and the shape expected. Biases are bound

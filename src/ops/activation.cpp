@@ -28,12 +28,13 @@ template <float (*Act)(float)>
   for (; i < end; ++i) out[i] = Act(gate[i]) * up[i];
 }
 
-LEANLM_VEC_CLONES void SwiGlu(float* out, const float* gate, const float* up, int64_t begin, int64_t end) {
-  Gated<Silu>(out, gate, up, begin, end);
+template <float (*Act)(float)>
+LEANLM_TARGET_AVX2 void GatedAvx2(float* out, const float* gate, const float* up, int64_t begin, int64_t end) {
+  Gated<Act>(out, gate, up, begin, end);
 }
-
-LEANLM_VEC_CLONES void GeGlu(float* out, const float* gate, const float* up, int64_t begin, int64_t end) {
-  Gated<GeluTanh>(out, gate, up, begin, end);
+template <float (*Act)(float)>
+void GatedBase(float* out, const float* gate, const float* up, int64_t begin, int64_t end) {
+  Gated<Act>(out, gate, up, begin, end);
 }
 
 }  // namespace
@@ -41,13 +42,10 @@ LEANLM_VEC_CLONES void GeGlu(float* out, const float* gate, const float* up, int
 void GatedActivationForward(float* out, const float* gate, const float* up, int64_t count, Activation act,
                             ThreadPool& pool) {
   // ~10 ns per element: worth threads beyond a few thousand elements.
-  ParallelFor(pool, count, 4096, [&](int64_t begin, int64_t end) {
-    if (act == Activation::kSilu) {
-      SwiGlu(out, gate, up, begin, end);
-    } else {
-      GeGlu(out, gate, up, begin, end);
-    }
-  });
+  const bool avx2 = vec::UseAvx2();
+  const auto gated = act == Activation::kSilu ? (avx2 ? GatedAvx2<Silu> : GatedBase<Silu>)
+                                              : (avx2 ? GatedAvx2<GeluTanh> : GatedBase<GeluTanh>);
+  ParallelFor(pool, count, 4096, [&](int64_t begin, int64_t end) { gated(out, gate, up, begin, end); });
 }
 
 }  // namespace leanlm

@@ -19,9 +19,9 @@ int64_t RowStride(int64_t n_kv) { return (n_kv + kLineFloats - 1) / kLineFloats 
 // One query row against one kv head for `heads` of its query heads:
 //   q, out: (heads, head_dim); k, v: rows 0..len-1 of the kv head, kv_stride
 //   apart; scores: (heads, stride) scratch, left holding the softmax weights.
-LEANLM_VEC_CLONES void AttendGroup(float* out, float* scores, const float* q, const float* k, const float* v,
-                                   int64_t heads, int64_t len, int64_t kv_stride, int64_t head_dim, int64_t stride,
-                                   float scale) {
+[[gnu::always_inline]] inline void AttendGroup(float* out, float* scores, const float* q, const float* k,
+                                               const float* v, int64_t heads, int64_t len, int64_t kv_stride,
+                                               int64_t head_dim, int64_t stride, float scale) {
   for (int64_t p = 0; p < len; ++p) {
     const float* kp = k + p * kv_stride;
     for (int64_t r = 0; r < heads; ++r) scores[r * stride + p] = vec::Dot(q + r * head_dim, kp, head_dim) * scale;
@@ -34,14 +34,20 @@ LEANLM_VEC_CLONES void AttendGroup(float* out, float* scores, const float* q, co
   }
 }
 
-}  // namespace
-
-int64_t AttentionScratchSize(const AttentionDims& dims, int64_t n_kv, int n_threads) {
-  return RowStride(n_kv) * (dims.n_head / dims.n_head_kv) * n_threads;
+LEANLM_TARGET_AVX2 void AttendGroupAvx2(float* out, float* scores, const float* q, const float* k, const float* v,
+                                        int64_t heads, int64_t len, int64_t kv_stride, int64_t head_dim,
+                                        int64_t stride, float scale) {
+  AttendGroup(out, scores, q, k, v, heads, len, kv_stride, head_dim, stride, scale);
+}
+void AttendGroupBase(float* out, float* scores, const float* q, const float* k, const float* v, int64_t heads,
+                     int64_t len, int64_t kv_stride, int64_t head_dim, int64_t stride, float scale) {
+  AttendGroup(out, scores, q, k, v, heads, len, kv_stride, head_dim, stride, scale);
 }
 
+}  // namespace
+
 void AttentionForward(float* out, float* probs, const float* q, const KvView& kv, int64_t n, int64_t pos0,
-                      const AttentionDims& dims, float* scratch, ThreadPool& pool) {
+                      const AttentionDims& dims, ThreadPool& pool) {
   const int64_t head_dim = dims.head_dim, n_head = dims.n_head, n_head_kv = dims.n_head_kv;
   const int64_t group = n_head / n_head_kv;
   const int64_t n_kv = pos0 + n, stride = RowStride(n_kv);
@@ -52,9 +58,12 @@ void AttentionForward(float* out, float* probs, const float* q, const KvView& kv
   const int64_t slices = std::min(group, (4 * pool.size() + pairs - 1) / pairs);
   const int64_t per_slice = (group + slices - 1) / slices;
   const int64_t items = pairs * slices;
+  // Each task claims items until none is left; a task whose thread is late
+  // finds the work done.
+  const auto attend = vec::UseAvx2() ? AttendGroupAvx2 : AttendGroupBase;
   std::atomic<int64_t> next{0};
-  RunOnAll(pool, [&](int thread) {
-    float* scores = scratch + thread * stride * group;
+  RunTasks(pool, pool.size(), [&](int task) {
+    auto* scores = static_cast<float*>(pool.Scratch(task, static_cast<size_t>(group * stride) * sizeof(float)));
     for (;;) {
       const int64_t item = next.fetch_add(1, std::memory_order_relaxed);
       if (item >= items) break;
@@ -65,7 +74,7 @@ void AttentionForward(float* out, float* probs, const float* q, const KvView& kv
       if (heads <= 0) continue;
       const int64_t len = pos0 + i + 1;
       const int64_t at = (i * n_head + h0) * head_dim;
-      AttendGroup(out + at, scores, q + at, kv.k + g * kv.head_stride, kv.v + g * kv.head_stride, heads, len,
+      attend(out + at, scores, q + at, kv.k + g * kv.head_stride, kv.v + g * kv.head_stride, heads, len,
                   kv.pos_stride, head_dim, stride, scale);
       if (probs != nullptr) {
         for (int64_t r = 0; r < heads; ++r) {

@@ -27,21 +27,17 @@ struct KvView {
   int64_t head_stride = 0;
 };
 
-// Floats of scratch that AttentionForward needs for n_kv positions on
-// n_threads threads (score rows per thread, on their own cache lines).
-int64_t AttentionScratchSize(const AttentionDims& dims, int64_t n_kv, int n_threads);
-
 // n new queries at positions pos0 .. pos0+n-1 attend to positions 0 .. their own:
 //   q:     (n, n_head, head_dim)
 //   kv:    keys and values of positions 0 .. pos0+n-1, the new ones included
 //   out:   (n, n_head, head_dim) = softmax(q kᵀ / sqrt(head_dim)) v
 //   probs: optional (n, n_head, pos0 + n), receives the softmax weights (zero
 //          beyond each query's position) for the backward; inference passes nullptr
-//   scratch: AttentionScratchSize(dims, pos0 + n, pool.size()) floats
 // The query heads that share a kv head are processed together, so each key
 // and value row is read once per query; work is spread over (query, kv head,
-// slice of its query heads), longest rows first.
+// slice of its query heads), longest rows first. Scores live in the pool's
+// per-task scratch.
 void AttentionForward(float* out, float* probs, const float* q, const KvView& kv, int64_t n, int64_t pos0,
-                      const AttentionDims& dims, float* scratch, ThreadPool& pool);
+                      const AttentionDims& dims, ThreadPool& pool);
 
 }  // namespace leanlm

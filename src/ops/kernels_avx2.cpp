@@ -17,21 +17,19 @@
 namespace leanlm {
 namespace {
 
-// Loads 8 weights starting at column j of a row as F32; Tail loads the
+// Loads 8 weights starting at column j of a row as F32; LoadTail loads the
 // len < 8 that remain and zeros the rest.
 struct F32Row {
   static constexpr int kElemBytes = 4;
   LEANLM_AVX2_INLINE static __m256 Load(const uint8_t* row, int64_t j) {
     return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + j);
   }
-  LEANLM_AVX2_INLINE static __m256 FromPadded(const uint8_t* p) { return Load(p, 0); }
 };
 struct F16Row {
   static constexpr int kElemBytes = 2;
   LEANLM_AVX2_INLINE static __m256 Load(const uint8_t* row, int64_t j) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * j)));
   }
-  LEANLM_AVX2_INLINE static __m256 FromPadded(const uint8_t* p) { return Load(p, 0); }
 };
 struct Bf16Row {
   static constexpr int kElemBytes = 2;
@@ -39,14 +37,13 @@ struct Bf16Row {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * j));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
-  LEANLM_AVX2_INLINE static __m256 FromPadded(const uint8_t* p) { return Load(p, 0); }
 };
 
 template <class L>
 LEANLM_AVX2_INLINE __m256 LoadTail(const uint8_t* row, int64_t j, int64_t len) {
   alignas(32) uint8_t padded[32] = {};
   std::memcpy(padded, row + j * L::kElemBytes, len * L::kElemBytes);
-  return L::FromPadded(padded);
+  return L::Load(padded, 0);
 }
 
 LEANLM_AVX2_INLINE float ReduceAdd(__m256 v) {
@@ -56,8 +53,8 @@ LEANLM_AVX2_INLINE float ReduceAdd(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// R weight rows starting at r against N activation rows, k unrolled U times
-// with separate accumulators (R·N·U of them) to hide the FMA latency.
+// Weight rows [r, r + R) against N activation rows, k unrolled U times with
+// separate accumulators (R·N·U of them) to hide the FMA latency.
 template <class L, int R, int N, int U>
 LEANLM_AVX2_INLINE void GemvTile(const WeightRef& w, const float* x, float* y, int64_t ldy, int64_t r) {
   const int64_t k = w.k;
@@ -107,13 +104,17 @@ LEANLM_AVX2_INLINE void GemvTile(const WeightRef& w, const float* x, float* y, i
   }
 }
 
-// Tile shape for N activation rows: one weight row at a time (a single
-// sequential stream per thread), unrolled for ~8 independent FMA chains.
-constexpr int GemvUnroll(int n) { return n == 1 ? 4 : n <= 4 ? 2 : 1; }
+// Tile shapes (see kernels_avx512.cpp): one row at a time for N = 1; for
+// N > 1 several rows share each x load, within the 16 ymm registers.
+constexpr int GemvRows(int n) { return n == 1 ? 1 : n == 2 ? 4 : n == 3 ? 3 : 2; }
+constexpr int GemvUnroll(int n) { return n == 1 ? 4 : 1; }
 
 template <class L, int N>
 LEANLM_AVX2 void GemvN(const WeightRef& w, const float* x, float* y, int64_t ldy, int64_t r0, int64_t r1) {
-  for (int64_t r = r0; r < r1; ++r) GemvTile<L, 1, N, GemvUnroll(N)>(w, x, y, ldy, r);
+  constexpr int R = GemvRows(N);
+  int64_t r = r0;
+  for (; r + R <= r1; r += R) GemvTile<L, R, N, GemvUnroll(N)>(w, x, y, ldy, r);
+  for (; r < r1; ++r) GemvTile<L, 1, N, GemvUnroll(N)>(w, x, y, ldy, r);
 }
 
 template <class L>
@@ -122,11 +123,7 @@ void Gemv(const WeightRef& w, const float* x, int64_t n, float* y, int64_t ldy, 
     case 1: return GemvN<L, 1>(w, x, y, ldy, r0, r1);
     case 2: return GemvN<L, 2>(w, x, y, ldy, r0, r1);
     case 3: return GemvN<L, 3>(w, x, y, ldy, r0, r1);
-    case 4: return GemvN<L, 4>(w, x, y, ldy, r0, r1);
-    case 5: return GemvN<L, 5>(w, x, y, ldy, r0, r1);
-    case 6: return GemvN<L, 6>(w, x, y, ldy, r0, r1);
-    case 7: return GemvN<L, 7>(w, x, y, ldy, r0, r1);
-    default: return GemvN<L, 8>(w, x, y, ldy, r0, r1);
+    default: return GemvN<L, 4>(w, x, y, ldy, r0, r1);
   }
 }
 
@@ -248,6 +245,6 @@ MatMulKernels Avx2MatMulKernels(DType type) {
   }
 }
 
-GemmKernel Avx2GemmKernel() { return {kMr, kNr, MicroKernelDispatch}; }
+GemmKernel Avx2GemmKernel() { return {kMr, kNr, MicroKernelDispatch, GenericPackX}; }
 
 }  // namespace leanlm

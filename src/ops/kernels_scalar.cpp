@@ -136,6 +136,14 @@ void GenericPackWeights(const WeightRef& w, int64_t r0, int64_t rows, int64_t c0
   ChunkedPack<GenericChunk>(w, r0, rows, c0, kc, nr, dst);
 }
 
+void GenericPackX(const float* x, int64_t ldx, int rows, int64_t kc, int mr, float* xp) {
+  // Sequential writes; the sliver's rows are read as mr parallel streams.
+  for (int64_t j = 0; j < kc; ++j) {
+    for (int i = 0; i < rows; ++i) xp[j * mr + i] = x[i * ldx + j];
+    for (int i = rows; i < mr; ++i) xp[j * mr + i] = 0.0f;
+  }
+}
+
 MatMulKernels ScalarMatMulKernels(DType type) {
   switch (type) {
     case DType::kF32: return {ChunkedGemv<F32Chunk>, ChunkedPack<F32Chunk>};
@@ -145,6 +153,6 @@ MatMulKernels ScalarMatMulKernels(DType type) {
   }
 }
 
-GemmKernel ScalarGemmKernel() { return {kScalarMr, kScalarNr, ScalarMicroKernel}; }
+GemmKernel ScalarGemmKernel() { return {kScalarMr, kScalarNr, ScalarMicroKernel, GenericPackX}; }
 
 }  // namespace leanlm

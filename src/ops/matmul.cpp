@@ -1,4 +1,4 @@
-// MatMul's dispatch and blocking. Decode (n ≤ kGemvMaxBatch) streams each
+// MatMul's dispatch and blocking. Decode (n ≤ kMaxGemvRows) streams each
 // weight row once through the type's gemv, rows handed to threads in chunks
 // from a shared counter (a thread slowed by another process just takes fewer
 // chunks). Prompt processing is a blocked GEMM (Goto/BLIS style): x is packed
@@ -17,9 +17,8 @@ namespace leanlm {
 namespace {
 
 constexpr int64_t kGemvChunkBytes = 64 << 10;  // weight bytes a decode thread claims at a time
-constexpr int64_t kKc = 256;                   // GEMM depth block: a multiple of every block size
-constexpr int64_t kMaxMc = 256;                // GEMM weight rows per tile: kKc·kMaxMc·4 B = 256 KiB in L2
-constexpr int64_t kGemvMaxBatch = 16;          // up to here, gemv passes beat packing for the GEMM
+constexpr int64_t kKc = 1024;                  // GEMM depth block: a multiple of every block size
+constexpr int64_t kMaxMc = 64;                 // GEMM weight rows per tile: kKc·kMaxMc·4 B = 256 KiB in L2
 
 struct KernelRegistry {
   std::array<std::array<MatMulKernels, kNumCpuLevels>, kMaxTypeId> rows{};
@@ -43,15 +42,6 @@ KernelRegistry& GetKernelRegistry() {
   return registry;
 }
 
-// Rows of x above kMaxGemvRows are done in passes of kMaxGemvRows over the
-// same chunk of weight rows, which the first pass left in L2.
-void GemvChunk(GemvFn gemv, const WeightRef& w, const float* x, int64_t n, float* y, int64_t m, int64_t r0,
-               int64_t r1) {
-  for (int64_t i0 = 0; i0 < n; i0 += kMaxGemvRows) {
-    gemv(w, x + i0 * w.k, std::min(kMaxGemvRows, n - i0), y + i0 * m, m, r0, r1);
-  }
-}
-
 void Gemv(GemvFn gemv, const WeightRef& w, const float* x, int64_t n, float* y, int64_t m, ThreadPool& pool) {
   // Chunks are whole multiples of 16 rows (the kernels' row unrolling) and
   // leave every thread several chunks to balance with.
@@ -60,7 +50,7 @@ void Gemv(GemvFn gemv, const WeightRef& w, const float* x, int64_t n, float* y, 
   chunk = std::min(chunk, (m + 4 * threads - 1) / (4 * threads));
   chunk = std::max<int64_t>(16, (chunk + 15) / 16 * 16);
   if (threads == 1 || chunk >= m) {
-    GemvChunk(gemv, w, x, n, y, m, 0, m);
+    gemv(w, x, n, y, m, 0, m);
     return;
   }
   std::atomic<int64_t> next{0};
@@ -68,7 +58,7 @@ void Gemv(GemvFn gemv, const WeightRef& w, const float* x, int64_t n, float* y, 
     for (;;) {
       const int64_t r0 = next.fetch_add(chunk, std::memory_order_relaxed);
       if (r0 >= m) break;
-      GemvChunk(gemv, w, x, n, y, m, r0, std::min(r0 + chunk, m));
+      gemv(w, x, n, y, m, r0, std::min(r0 + chunk, m));
     }
   });
 }
@@ -76,22 +66,15 @@ void Gemv(GemvFn gemv, const WeightRef& w, const float* x, int64_t n, float* y, 
 // xp: for each depth block b (columns c0 = b·kKc, width kc), the slivers of
 // mr rows: xp[c0·n_pad + s·kc·mr + j·mr + i] = x[s·mr + i][c0 + j], zero-padded
 // to n_pad rows.
-void PackX(const float* x, int64_t n, int64_t k, int mr, int64_t slivers, float* xp, ThreadPool& pool) {
+void PackX(const GemmKernel& g, const float* x, int64_t n, int64_t k, int64_t slivers, float* xp, ThreadPool& pool) {
+  const int mr = g.mr;
   const int64_t n_pad = slivers * mr;
   pool.ParallelFor(slivers, 4, [&](int64_t s0, int64_t s1) {
     for (int64_t c0 = 0; c0 < k; c0 += kKc) {
       const int64_t kc = std::min(kKc, k - c0);
       for (int64_t s = s0; s < s1; ++s) {
-        float* dst = xp + c0 * n_pad + s * kc * mr;
-        for (int i = 0; i < mr; ++i) {
-          const int64_t row = s * mr + i;
-          if (row >= n) {
-            for (int64_t j = 0; j < kc; ++j) dst[j * mr + i] = 0.0f;
-            continue;
-          }
-          const float* src = x + row * k + c0;
-          for (int64_t j = 0; j < kc; ++j) dst[j * mr + i] = src[j];
-        }
+        const int rows = static_cast<int>(std::min<int64_t>(mr, n - s * mr));
+        g.pack_x(x + s * mr * k + c0, k, rows, kc, mr, xp + c0 * n_pad + s * kc * mr);
       }
     }
   });
@@ -104,7 +87,7 @@ void Gemm(PackWeightsFn pack, const GemmKernel& g, const WeightRef& w, const flo
   const int64_t slivers = (n + mr - 1) / mr;
   const int64_t n_pad = slivers * mr;
   auto* xp = static_cast<float*>(pool.Scratch(pool.size(), static_cast<size_t>(n_pad * k) * sizeof(float)));
-  PackX(x, n, k, mr, slivers, xp, pool);
+  PackX(g, x, n, k, slivers, xp, pool);
 
   // Tiles of mc weight rows; small matrices get narrower tiles so that every
   // thread has work.
@@ -174,12 +157,19 @@ const GemmKernel& GetGemmKernel(CpuLevel level) {
 
 void MatMulAtLevel(CpuLevel level, const TensorView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
   LEANLM_CHECK(CpuLevelSupported(level));
-  LEANLM_CHECK(w.valid() && n >= 0);
+  LEANLM_CHECK(w.n_dims > 0 && n >= 0);
+  const TypeTraits* traits = FindTypeTraits(w.type);
+  LEANLM_CHECK(traits != nullptr && traits->to_float != nullptr);  // a type one can compute with
   const int64_t m = w.rows();
   if (n == 0 || m == 0) return;
+  if (w.cols() == 0) {  // empty sums
+    std::fill(y, y + n * m, 0.0f);
+    return;
+  }
+  LEANLM_CHECK(w.data != nullptr && x != nullptr);
   const WeightRef ref{static_cast<const uint8_t*>(w.data), w.row_bytes(), w.cols(), w.type};
   const MatMulKernels kernels = FindMatMulKernels(w.type, level);
-  if (n <= kGemvMaxBatch) {
+  if (n <= kMaxGemvRows) {
     Gemv(kernels.gemv, ref, x, n, y, m, pool);
   } else {
     Gemm(kernels.pack, GetGemmKernel(level), ref, x, n, y, m, pool);

@@ -2,6 +2,12 @@
 // type and n activation rows x (n × k, F32): y is n × m. n == 1 is decode
 // (matrix-vector, bound by memory bandwidth); n > 1 is prompt processing
 // (matrix-matrix, bound by FMA throughput). Multithreaded over the pool.
+//
+// The kernels are chosen at run time for the CPU (see ops/matmul_kernels.h
+// and LEANLM_CPU in base/cpu_features.h). Activations are never rounded: every
+// path equals the F32 product up to summation order. MatMul uses the pool's
+// scratch slots (callers must not keep data there across the call) and must
+// not be called from inside one of the pool's parallel regions.
 #pragma once
 
 #include <cstdint>

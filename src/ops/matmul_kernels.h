@@ -34,7 +34,7 @@ struct WeightRef {
 // y[i * ldy + r] = Σ_j W[r][j] · x[i * k + j] for r in [r0, r1), i in [0, n),
 // 1 ≤ n ≤ kMaxGemvRows. x: (n × k), y: (n × ldy).
 using GemvFn = void (*)(const WeightRef& w, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0, int64_t r1);
-inline constexpr int64_t kMaxGemvRows = 8;
+inline constexpr int64_t kMaxGemvRows = 4;  // from 5 rows on, the GEMM is as fast
 
 // Weight rows [r0, r0 + rows) and columns [c0, c0 + kc) as F32 panels of width
 // nr (a multiple of 8: the GemmKernel::nr of some level):
@@ -48,16 +48,20 @@ struct MatMulKernels {
   PackWeightsFn pack = nullptr;
 };
 
-// The F32 microkernel of one CPU level: C (rows × cols, row stride ldc) =
-// (accumulate ? C : 0) + Xp · Wp, where Xp is an x panel packed as
-// xp[j * mr + i] (kc × mr) and Wp one weight panel wp[j * nr + l] (kc × nr);
-// rows ≤ mr, cols ≤ nr.
+// The F32 GEMM of one CPU level.
+//   kernel: C (rows × cols, row stride ldc) = (accumulate ? C : 0) + Xp · Wp,
+//     where Xp is an x sliver packed as xp[j * mr + i] (kc × mr) and Wp one
+//     weight panel wp[j * nr + l] (kc × nr); rows ≤ mr, cols ≤ nr.
+//   pack_x: x rows [0, rows) (row stride ldx, rows ≤ mr) and kc columns into
+//     such a sliver, zero past `rows`.
 using GemmMicroKernelFn = void (*)(const float* xp, const float* wp, int64_t kc, float* c, int64_t ldc, int rows,
                                    int cols, bool accumulate);
+using PackXFn = void (*)(const float* x, int64_t ldx, int rows, int64_t kc, int mr, float* xp);
 struct GemmKernel {
   int mr = 0;
   int nr = 0;
   GemmMicroKernelFn kernel = nullptr;
+  PackXFn pack_x = nullptr;
 };
 
 // Adds or replaces the kernels of a type at a level (format modules call this
@@ -85,5 +89,6 @@ GemmKernel Avx512GemmKernel();
 // The type-generic fallbacks (any type with to_float; block sizes dividing 256).
 void GenericGemv(const WeightRef& w, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0, int64_t r1);
 void GenericPackWeights(const WeightRef& w, int64_t r0, int64_t rows, int64_t c0, int64_t kc, int nr, float* dst);
+void GenericPackX(const float* x, int64_t ldx, int rows, int64_t kc, int mr, float* xp);
 
 }  // namespace leanlm

@@ -16,8 +16,8 @@ void ParallelFor(ThreadPool& pool, int64_t n, int64_t grain, const Fn& fn) {
 }
 
 template <typename Fn>
-void RunOnAll(ThreadPool& pool, const Fn& fn) {
-  pool.RunOnAll([&fn](int thread) { fn(thread); });
+void RunTasks(ThreadPool& pool, int n_tasks, const Fn& fn) {
+  pool.RunTasks(n_tasks, [&fn](int task) { fn(task); });
 }
 
 }  // namespace leanlm

@@ -52,8 +52,8 @@ void RopeCosSin(float* cs, const std::vector<double>& inv_freq, int64_t pos0, in
 namespace {
 
 // (a, b) <- (a cos - b sin, a sin + b cos) for the pairs of one head.
-LEANLM_VEC_CLONES void RotateHalves(float* __restrict a, float* __restrict b, const float* __restrict c,
-                                    const float* __restrict s, int64_t half) {
+[[gnu::always_inline]] inline void RotateHalves(float* __restrict a, float* __restrict b, const float* __restrict c,
+                                                const float* __restrict s, int64_t half) {
   int64_t i = 0;
   for (; i + vec::kBlock <= half; i += vec::kBlock) {
     for (int64_t j = 0; j < vec::kBlock; ++j) {
@@ -77,12 +77,20 @@ void RotateAdjacent(float* __restrict x, const float* __restrict c, const float*
   }
 }
 
+LEANLM_TARGET_AVX2 void RotateHalvesAvx2(float* a, float* b, const float* c, const float* s, int64_t half) {
+  RotateHalves(a, b, c, s, half);
+}
+void RotateHalvesBase(float* a, float* b, const float* c, const float* s, int64_t half) {
+  RotateHalves(a, b, c, s, half);
+}
+
 }  // namespace
 
 void RopeForward(float* x, const float* cs, int64_t n, int64_t n_heads, int64_t head_dim, int64_t rotary_dim,
                  bool neox, ThreadPool& pool) {
   const int64_t half = rotary_dim / 2;
   const int64_t grain = std::max<int64_t>(1, 16384 / (n_heads * head_dim));
+  const auto rotate_halves = vec::UseAvx2() ? RotateHalvesAvx2 : RotateHalvesBase;
   ParallelFor(pool, n, grain, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       const float* c = cs + t * 2 * half;
@@ -90,7 +98,7 @@ void RopeForward(float* x, const float* cs, int64_t n, int64_t n_heads, int64_t 
       for (int64_t h = 0; h < n_heads; ++h) {
         float* xh = x + (t * n_heads + h) * head_dim;
         if (neox) {
-          RotateHalves(xh, xh + half, c, s, half);
+          rotate_halves(xh, xh + half, c, s, half);
         } else {
           RotateAdjacent(xh, c, s, half);
         }

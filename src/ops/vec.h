@@ -9,16 +9,25 @@
 #include <bit>
 #include <cstdint>
 
-// The functions that run these loops are compiled twice, for AVX2 + FMA
-// (x86-64-v3) and for the baseline, and the loader picks one for the CPU
-// (target_clones, GCC and Clang): wide vectors without a -march flag.
-#if defined(__x86_64__) && defined(__ELF__)
-#define LEANLM_VEC_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#include "base/cpu_features.h"
+
+// The ops' hot functions are written once as always_inline bodies and
+// compiled twice, for the baseline and with this attribute for AVX2 + FMA;
+// UseAvx2() picks one at run time. Wide vectors without a -march flag.
+#if defined(__x86_64__)
+#define LEANLM_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #else
-#define LEANLM_VEC_CLONES
+#define LEANLM_TARGET_AVX2
 #endif
 
 namespace leanlm::vec {
+
+// Whether to run the AVX2 builds: the project's ActiveCpuLevel(), which
+// LEANLM_CPU=scalar lowers for tests and bug reports.
+inline bool UseAvx2() {
+  static const bool use = ActiveCpuLevel() >= CpuLevel::kAvx2;
+  return use;
+}
 
 inline constexpr int64_t kBlock = 8;
 

@@ -48,8 +48,7 @@ Result<GenerateStats> Session::Generate(const GenerateOptions& options,
   const Tokenizer& tok = model_.tokenizer();
   Sampler sampler(options.sampler);
   StreamDecoder decoder(tok);
-  // SentencePiece prints the token after BOS without its dummy-prefix space (llama2.c, llama.cpp).
-  const bool strip_after_bos = tok.vocab().model == "llama" && tok.vocab().add_space_prefix;
+  decoder.ContinueAfter(last_token_);  // after BOS the dummy-prefix space is dropped, as llama2.c prints
   const auto start = std::chrono::steady_clock::now();
   for (int64_t i = 0; options.n_predict < 0 || i < options.n_predict; ++i) {
     if (pending_ >= 0) {  // the previous sample: run it only now that another token is wanted
@@ -66,8 +65,7 @@ Result<GenerateStats> Session::Generate(const GenerateOptions& options,
     sampler.Accept(id);
     if (generated) generated->push_back(id);
     ++stats.n_generated;
-    std::string text = decoder.Push(id);
-    if (strip_after_bos && last_token_ == tok.bos() && !text.empty() && text[0] == ' ') text.erase(0, 1);
+    const std::string text = decoder.Push(id);
     if (!text.empty()) on_text(text);
     last_token_ = id;
     pending_ = id;

@@ -1,7 +1,6 @@
 #include "tokenizer/byte_bpe.h"
 
 #include <algorithm>
-#include <queue>
 
 #include "tokenizer/unicode.h"
 
@@ -27,6 +26,13 @@ struct BigramGreater {
 };
 
 }  // namespace
+
+struct ByteBpeTokenizer::Scratch {
+  std::vector<std::string_view> pieces;
+  std::vector<Symbol> symbols;
+  std::vector<Bigram> heap;  // a min-heap under BigramGreater
+  std::string encoded;
+};
 
 ByteBpeTokenizer::ByteBpeTokenizer(VocabData vocab) : Tokenizer(std::move(vocab)) {}
 ByteBpeTokenizer::~ByteBpeTokenizer() = default;
@@ -76,25 +82,27 @@ std::string ByteBpeTokenizer::NormalPiece(int32_t id) const {
 }
 
 void ByteBpeTokenizer::EncodeText(std::string_view text, bool /*after_special*/, std::vector<int32_t>& out) const {
-  std::vector<std::string_view> pieces;
-  pre_->Split(text, pieces);
-  for (std::string_view piece : pieces) EncodePiece(piece, out);
+  Scratch scratch;
+  pre_->Split(text, scratch.pieces);
+  for (std::string_view piece : scratch.pieces) EncodePiece(piece, scratch, out);
 }
 
-void ByteBpeTokenizer::EncodePiece(std::string_view piece, std::vector<int32_t>& out) const {
+void ByteBpeTokenizer::EncodePiece(std::string_view piece, Scratch& scratch, std::vector<int32_t>& out) const {
   if (pre_->ignore_merges()) {
-    std::string encoded;
-    encoded.reserve(piece.size() * 2);
-    AppendByteLevel(encoded, piece);
-    const int32_t id = TextToken(encoded);
+    scratch.encoded.clear();
+    AppendByteLevel(scratch.encoded, piece);
+    const int32_t id = TextToken(scratch.encoded);
     if (id >= 0) {
       out.push_back(id);
       return;
     }
   }
 
-  std::vector<Symbol> symbols(piece.size());
-  std::priority_queue<Bigram, std::vector<Bigram>, BigramGreater> queue;
+  std::vector<Symbol>& symbols = scratch.symbols;
+  symbols.resize(piece.size());
+  std::vector<Bigram>& heap = scratch.heap;
+  heap.clear();
+  const BigramGreater greater;
   const auto n = static_cast<int32_t>(piece.size());
   for (int32_t i = 0; i < n; ++i) {
     symbols[i] = {i - 1, i + 1 < n ? i + 1 : -1, byte_tokens_[static_cast<uint8_t>(piece[i])]};
@@ -105,13 +113,15 @@ void ByteBpeTokenizer::EncodePiece(std::string_view piece, std::vector<int32_t>&
     if (left_id < 0 || right_id < 0) return;
     const Merge* merge = merges_.Find(PairKey(left_id, right_id));
     if (merge == nullptr) return;
-    queue.push({merge->rank, left, right, left_id, right_id, merge->result});
+    heap.push_back({merge->rank, left, right, left_id, right_id, merge->result});
+    std::push_heap(heap.begin(), heap.end(), greater);
   };
   for (int32_t i = 0; i + 1 < n; ++i) try_add(i, i + 1);
 
-  while (!queue.empty()) {
-    const Bigram bigram = queue.top();
-    queue.pop();
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), greater);
+    const Bigram bigram = heap.back();
+    heap.pop_back();
     Symbol& left = symbols[bigram.left];
     Symbol& right = symbols[bigram.right];
     // Stale: either side changed (or vanished) since this pair was queued.

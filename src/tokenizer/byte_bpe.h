@@ -31,7 +31,8 @@ class ByteBpeTokenizer final : public Tokenizer {
   static uint64_t PairKey(int32_t left, int32_t right) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
   }
-  void EncodePiece(std::string_view piece, std::vector<int32_t>& out) const;
+  struct Scratch;  // buffers reused across the pieces of one EncodeText call
+  void EncodePiece(std::string_view piece, Scratch& scratch, std::vector<int32_t>& out) const;
 
   std::unique_ptr<PreTokenizer> pre_;
   PairMap<Merge> merges_;                       // (left id, right id) -> merge

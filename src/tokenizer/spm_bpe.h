@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <vector>
 
 #include "tokenizer/tokenizer.h"
 
@@ -22,7 +23,14 @@ class SpmTokenizer final : public Tokenizer {
   Status InitAlgorithm() override;
 
  private:
+  struct Scratch;  // buffers reused across the runs of one EncodeText call
+  // Merges one run of characters and appends its tokens.
+  void EncodeRun(std::string_view run, Scratch& scratch, std::vector<int32_t>& out) const;
+  // Appends the token of a merged symbol, or the byte tokens of a lone character.
+  void EmitPiece(std::string_view piece, std::vector<int32_t>& out) const;
+
   std::array<int32_t, 256> byte_tokens_{};  // token for each byte, -1 if none
+  std::vector<bool> in_merged_token_;       // by code point: occurs in a token of 2+ characters
 };
 
 }  // namespace leanlm

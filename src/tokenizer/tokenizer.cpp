@@ -207,6 +207,11 @@ std::string Tokenizer::Decode(const std::vector<int32_t>& ids, const DecodeOptio
   return out;
 }
 
+void StreamDecoder::ContinueAfter(int32_t previous) {
+  const TokenType t = tokenizer_.type(previous);
+  strip_space_ = previous < 0 || t == TokenType::kControl || t == TokenType::kUnknown || t == TokenType::kUserDefined;
+}
+
 std::string StreamDecoder::Push(int32_t id) {
   tokenizer_.AppendDecoded(id, options_, strip_space_, pending_);
   // Emit complete characters; hold a valid but unfinished tail; replace

@@ -97,12 +97,19 @@ class Tokenizer {
 // Turns a stream of token ids into text that never ends inside a UTF-8
 // sequence: bytes of an incomplete character are held until it completes,
 // and bytes that cannot start or continue a character become U+FFFD at once,
-// so every chunk is valid UTF-8. When Decode() of the same ids is valid UTF-8,
-// the chunks joined (with Flush) equal it.
+// so every chunk is valid UTF-8. The chunks joined (with Flush) equal
+// Decode(ids, options) whenever that is valid UTF-8.
+//
+// By default the ids continue earlier text (generated tokens after a
+// prompt), so a leading space is kept; ContinueAfter(last prompt token)
+// drops it after BOS or another control token, as llama2.c and llama.cpp
+// print. Pass DecodeOptions{} to decode a text from its start, like Decode.
 class StreamDecoder {
  public:
-  explicit StreamDecoder(const Tokenizer& tokenizer, DecodeOptions options = {})
+  explicit StreamDecoder(const Tokenizer& tokenizer, DecodeOptions options = {.continuation = true})
       : tokenizer_(tokenizer), options_(options), strip_space_(!options.continuation) {}
+  // The ids to come follow token `previous` (-1: nothing, the start of a text).
+  void ContinueAfter(int32_t previous);
   std::string Push(int32_t id);  // the complete characters available now
   std::string Flush();           // whatever remains (invalid bytes as U+FFFD)
 

@@ -34,6 +34,30 @@ TEST(ThreadPoolTest, ParallelForCoversRangeExactlyOnce) {
   }
 }
 
+TEST(ThreadPoolTest, RunTasksRunsEachTaskOnce) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (int tasks = 0; tasks <= threads; ++tasks) {
+      for (int round = 0; round < 200; ++round) {
+        std::vector<std::atomic<int>> seen(tasks);
+        pool.RunTasks(tasks, [&](int t) { seen[t].fetch_add(1); });
+        for (int t = 0; t < tasks; ++t) ASSERT_EQ(seen[t].load(), 1) << threads << " threads, task " << t;
+      }
+    }
+  }
+}
+
+// Alternating job kinds exercises workers that wake late for a claimed job.
+TEST(ThreadPoolTest, MixedJobsStayConsistent) {
+  ThreadPool pool(2);
+  std::atomic<int64_t> total{0};
+  for (int round = 0; round < 2000; ++round) {
+    pool.RunOnAll([&](int t) { total.fetch_add(t + 1); });
+    pool.ParallelFor(10, 1, [&](int64_t b, int64_t e) { total.fetch_add(e - b); });
+  }
+  EXPECT_EQ(total.load(), 2000 * (3 + 10));
+}
+
 TEST(ThreadPoolTest, ScratchIsAlignedPerSlotAndReused) {
   ThreadPool pool(2);
   void* a = pool.Scratch(0, 1000);

@@ -72,5 +72,23 @@ TEST(Cli, InitThenRunInfoAndPerplexity) {
   EXPECT_NE(r.out.find("\"ppl\""), std::string::npos);
 }
 
+TEST(Cli, ChatTakesTurnsWithATemplate) {
+  TempDir tmp;
+  const std::string model = tmp / "tiny.gguf";
+  ASSERT_EQ(RunCli({"init", "--preset", "tiny", "-o", model}).exit_code, 0);
+  const std::string input = tmp / "turns.txt";
+  std::ofstream(input) << "Hello there\nAnd a second question\n";
+  CliResult r = RunCli({"chat", "-m", model, "--template", "chatml", "-n", "6", "--seed", "1"}, input);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("chat template: chatml"), std::string::npos) << r.err;
+  r = RunCli({"chat", "-m", model, "--template", "no-such-template"}, input);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("unknown chat template"), std::string::npos) << r.err;
+  // A model without a template falls back to plain lines, with a warning.
+  r = RunCli({"chat", "-m", model, "-n", "4", "--seed", "1"}, input);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace leanlm::testing

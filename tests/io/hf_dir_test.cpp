@@ -19,6 +19,7 @@
 #include "io/hf_names.h"
 #include "io/rope_permute.h"
 #include "io/safetensors.h"
+#include "tokenizer/vocab_loaders.h"
 
 namespace leanlm {
 namespace {
@@ -338,6 +339,91 @@ TEST(HfDirLoadTest, ShardIndex) {
   unlisted.replace(unlisted.find("\"lm_head.weight\": \"b.safetensors\", "), 35, "");
   ExpectError(Load(ShardedDir(unlisted)), "no lm_head.weight");
   ExpectError(Load(ShardedDir(R"({"a": "b.safetensors", "a": "b.safetensors"})")), "duplicate key 'a'");
+}
+
+// --- with the tokenizer -----------------------------------------------------
+
+std::string SharedData() {
+  const auto p = std::filesystem::path(LEANLM_SOURCE_DIR) / ".." / "shared" / "data";
+  return std::filesystem::exists(p) ? p.lexically_normal().string() : "";
+}
+
+// The tiny fixture's model files in a fresh directory, with the given
+// tokenizer files linked in (read-only data is never copied).
+std::string FixtureWithTokenizer(const std::string& tokenizer_json, const std::string& tokenizer_config) {
+  const std::string dir = TempDir();
+  for (const auto& entry : std::filesystem::directory_iterator(kFixture)) {
+    std::filesystem::create_symlink(entry.path(), dir + "/" + entry.path().filename().string());
+  }
+  if (!tokenizer_json.empty()) std::filesystem::create_symlink(tokenizer_json, dir + "/tokenizer.json");
+  if (!tokenizer_config.empty()) std::filesystem::create_symlink(tokenizer_config, dir + "/tokenizer_config.json");
+  return dir;
+}
+
+TEST(HfDirTokenizerTest, LoadsTokenizerJsonBesideTheWeights) {
+  const std::string data = SharedData();
+  if (data.empty()) GTEST_SKIP() << "../shared/data is absent: skipping the tokenizer.json test";
+  const std::string dir = FixtureWithTokenizer(data + "/tokenizers/llama3_tokenizer.json",
+                                               data + "/tokenizers/llama3_tokenizer_config.json");
+  auto src = LoadHfDir(dir, LoadOptions{});
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  ASSERT_TRUE(src->vocab.has_value());
+  EXPECT_EQ(src->vocab->model, "gpt2");
+  EXPECT_EQ(src->vocab->tokens.size(), 128256u);
+  EXPECT_EQ(src->vocab->tokens[128000], "<|begin_of_text|>");
+  EXPECT_EQ(src->vocab->bos_id, 128000);
+  EXPECT_FALSE(src->vocab->chat_template.empty());  // from tokenizer_config.json
+  EXPECT_EQ(src->tensors.size(), 3u + 2 * 9);
+
+  // An override path is read as a tokenizer.json.
+  LoadOptions options;
+  options.tokenizer_path = dir + "/tokenizer.json";
+  auto overridden = LoadHfDir(FixtureWithTokenizer("", ""), options);
+  ASSERT_TRUE(overridden.ok()) << overridden.status().message();
+  EXPECT_EQ(overridden->vocab->tokens.size(), 128256u);
+}
+
+TEST(HfDirTokenizerTest, DirectoryWithoutTokenizerLoadsWithoutVocabulary) {
+  auto src = LoadHfDir(FixtureWithTokenizer("", ""), LoadOptions{});
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  EXPECT_FALSE(src->vocab.has_value());
+  LoadOptions options;
+  options.tokenizer_path = "/nonexistent/tokenizer.json";
+  EXPECT_FALSE(LoadHfDir(FixtureWithTokenizer("", ""), options).ok());
+}
+
+TEST(HfDirTokenizerTest, BrokenTokenizerJsonIsAnError) {
+  const std::string dir = FixtureWithTokenizer("", "");
+  WriteText(dir + "/tokenizer.json", "{\"model\": ");
+  auto src = LoadHfDir(dir, LoadOptions{});
+  ASSERT_FALSE(src.ok());
+  EXPECT_NE(src.status().message().find("tokenizer.json"), std::string::npos) << src.status().message();
+}
+
+TEST(HfDirTokenizerTest, SaveWritesTheVocabularyBack) {
+  const std::string data = SharedData();
+  if (data.empty()) GTEST_SKIP() << "../shared/data is absent: skipping the tokenizer round trip";
+  auto src = LoadHfDir(FixtureWithTokenizer(data + "/tokenizers/llama3_tokenizer.json",
+                                            data + "/tokenizers/llama3_tokenizer_config.json"),
+                       LoadOptions{});
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  const std::string out = TempDir() + "/exported";
+  const Status saved = SaveHfDir(src.value(), out);
+  ASSERT_TRUE(saved.ok()) << saved.message();
+  auto back = LoadHfDir(out, LoadOptions{});
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  ASSERT_TRUE(back->vocab.has_value());
+  EXPECT_EQ(back->vocab->tokens, src->vocab->tokens);
+  EXPECT_EQ(back->vocab->merges, src->vocab->merges);
+  EXPECT_EQ(back->vocab->bos_id, src->vocab->bos_id);
+  const auto config = nlohmann::json::parse(ReadText(out + "/config.json"));
+  EXPECT_EQ(config["bos_token_id"], src->vocab->bos_id);
+  EXPECT_EQ(config["torch_dtype"], "bfloat16");
+  // The weights are the fixture's, byte for byte (already in HF's layout).
+  for (const auto& [name, v] : src->tensors) {
+    ASSERT_TRUE(back->tensors.count(name)) << name;
+    EXPECT_EQ(std::memcmp(back->tensors.at(name).data, v.data, v.bytes()), 0) << name;
+  }
 }
 
 // --- export ---------------------------------------------------------------

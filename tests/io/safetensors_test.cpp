@@ -336,6 +336,8 @@ std::vector<BadCase> BadCases() {
   c.push_back({"huge dim", Image("{" + Tensor("a", "F32", "[18446744073709551615]", 0, 16) + "}", d16), "too large"});
   c.push_back({"shape overflow", Image("{" + Tensor("a", "F32", "[4294967296,4294967296,2]", 0, 16) + "}", d16),
                "overflows"});
+  c.push_back({"overflow hidden by a zero", Image("{" + Tensor("a", "U8", "[4294967296,2147483649,0]", 0, 0) + "}", ""),
+               "overflows"});
   c.push_back({"bytes overflow", Image("{" + Tensor("a", "F64", "[4611686018427387904]", 0, 16) + "}", d16),
                "overflows"});
   c.push_back({"offsets not pair", Image(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0]}})", d16),

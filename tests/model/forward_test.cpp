@@ -77,6 +77,26 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, ForwardTest,
                                            "llama3", "mqa", "gelu"),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
+// A prompt longer than LlamaModel::kMaxBatch goes through the weights in
+// several batches; every row must equal decoding the tokens one by one.
+TEST(ForwardLongPrompt, BatchesAgreeWithTokenByToken) {
+  ForwardFixture f = LoadForwardFixture("gqa");
+  auto weights = BindWeights(f.config, f.tensors, "gqa");
+  ASSERT_TRUE(weights.ok());
+  LlamaModel model(f.config, std::move(weights).value());
+  const int64_t n = LlamaModel::kMaxBatch + 88, v = f.config.n_vocab;
+  std::vector<int32_t> tokens(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) tokens[static_cast<size_t>(i)] = static_cast<int32_t>((i * 37 + 11) % v);
+  ThreadPool pool(2);
+  KvCache batched(f.config, n), stepped(f.config, n);
+  std::vector<float> all(static_cast<size_t>(n * v)), one(static_cast<size_t>(v));
+  ASSERT_TRUE(model.Forward(tokens.data(), n, 0, batched, all.data(), true, pool).ok());
+  for (int64_t i = 0; i < n; ++i) {
+    ASSERT_TRUE(model.Forward(&tokens[static_cast<size_t>(i)], 1, i, stepped, one.data(), false, pool).ok());
+    ASSERT_LE(MaxAbsDiff(one.data(), all.data() + i * v, v), 1e-4f) << "position " << i;
+  }
+}
+
 // Llama-3.1 GGUFs carry the scaling as llama.cpp's rope_freqs tensor (one
 // divisor per frequency) instead of config fields: same logits.
 TEST(ForwardRopeFreqs, Llama3ScalingFromTensor) {

@@ -2,6 +2,8 @@
 // every error names what is wrong; nothing crashes.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "forward_fixture.h"
 #include "model/llama.h"
 
@@ -44,6 +46,38 @@ TEST(ModelConfig, ValidateNamesTheField) {
     b.mutate(c);
     ExpectError(c.Validate("m.gguf"), {"m.gguf", b.field});
   }
+}
+
+// The visitor's list against the tensors PyTorch wrote for each fixture:
+// every fixture tensor is visited once, and every required one exists.
+TEST(ForEachTensor, ListsExactlyTheFixtureTensors) {
+  for (const char* name : {"gqa", "tied", "qkv_bias", "llama3", "gelu"}) {
+    ForwardFixture f = LoadForwardFixture(name);
+    ModelWeights w;
+    std::map<std::string, int> seen;
+    ASSERT_TRUE(ForEachTensor(f.config, w, [&](const WeightSpec& spec, TensorView&) {
+                  ++seen[spec.name];
+                  if (f.tensors.count(spec.name)) {
+                    EXPECT_EQ(f.tensors.at(spec.name).ne, spec.ne) << spec.name;
+                  } else {
+                    EXPECT_FALSE(spec.required) << name << ": " << spec.name;
+                  }
+                  return Status::Ok();
+                }).ok());
+    for (const auto& [tensor, view] : f.tensors) EXPECT_EQ(seen[tensor], 1) << name << ": " << tensor;
+  }
+}
+
+TEST(ForEachTensor, StopsAtTheFirstError) {
+  const ModelConfig c = LoadForwardFixture("gqa").config;
+  ModelWeights w;
+  int calls = 0;
+  const Status s = ForEachTensor(c, w, [&](const WeightSpec& spec, TensorView&) {
+    ++calls;
+    return spec.name == "blk.0.attn_k.weight" ? Status::Error("stop") : Status::Ok();
+  });
+  EXPECT_EQ(s.message(), "stop");
+  EXPECT_EQ(calls, 5);  // token_embd, rope_freqs, attn_norm, attn_q, attn_k
 }
 
 TEST(BindWeights, MissingTensor) {

@@ -46,10 +46,9 @@ TEST_P(AttentionTest, MatchesExplicitSoftmax) {
   ThreadPool pool(p.threads);
   std::vector<float> out(q.size(), -1.0f), probs(static_cast<size_t>(p.n * p.n_head * n_kv), -1.0f);
   const AttentionDims dims{p.n_head, p.n_head_kv, p.head_dim};
-  std::vector<float> scratch(static_cast<size_t>(AttentionScratchSize(dims, n_kv, pool.size())));
-  AttentionForward(out.data(), probs.data(), q.data(), token_major, p.n, p.pos0, dims, scratch.data(), pool);
+  AttentionForward(out.data(), probs.data(), q.data(), token_major, p.n, p.pos0, dims, pool);
   std::vector<float> out_no_probs(q.size());
-  AttentionForward(out_no_probs.data(), nullptr, q.data(), head_major, p.n, p.pos0, dims, scratch.data(), pool);
+  AttentionForward(out_no_probs.data(), nullptr, q.data(), head_major, p.n, p.pos0, dims, pool);
 
   const int64_t group = p.n_head / p.n_head_kv;
   for (int64_t i = 0; i < p.n; ++i) {

@@ -91,10 +91,10 @@ struct Shape {
   int64_t k, m;
 };
 
-// k not a multiple of 16 or 32, m odd; 300 and 520 span several depth blocks
-// (256) and weight tiles, 1 and 16 are the degenerate ends.
-constexpr Shape kShapes[] = {{1, 1}, {16, 1}, {37, 19}, {131, 67}, {300, 97}, {520, 301}};
-// Decode kernels take up to 8 rows at once (more in passes), the GEMM's
+// k not a multiple of 16 or 32, m odd; 1100 spans two GEMM depth blocks
+// (1024), m = 301 several weight tiles; 1 and 16 are the degenerate ends.
+constexpr Shape kShapes[] = {{1, 1}, {16, 1}, {37, 19}, {131, 67}, {300, 97}, {520, 301}, {1100, 75}};
+// Decode kernels take up to 4 rows, the GEMM's
 // register tile 14 (AVX-512), 6 (AVX2) or 4 (scalar).
 constexpr int64_t kBatchSizes[] = {1, 2, 3, 4, 5, 7, 8, 12, 17, 64};
 
@@ -136,6 +136,20 @@ TEST_P(MatMulTest, DefaultLevelMatchesReference) {
     MatMulReference(w.view, x.data(), n, ref.data(), pool);
     MatMul(w.view, x.data(), n, y.data(), pool);
     ExpectWithinSummationBound(w, x, n, y, ref, std::string(TypeName(type)) + " default level");
+  }
+}
+
+// Rows of zero elements: every output is an empty sum.
+TEST_P(MatMulTest, EmptyRowsGiveZeros) {
+  std::mt19937 rng(5);
+  ThreadPool pool(2);
+  const Weight w(GetParam(), 0, 7, rng);
+  for (int64_t n : {1, 20}) {
+    std::vector<float> y(static_cast<size_t>(n * 7), std::nanf(""));
+    for (CpuLevel level : SupportedLevels()) {
+      MatMulAtLevel(level, w.view, nullptr, n, y.data(), pool);
+      for (float v : y) EXPECT_EQ(v, 0.0f) << CpuLevelName(level) << " n=" << n;
+    }
   }
 }
 
@@ -212,7 +226,7 @@ TEST(MatMulRegistryTest, BlockTypeWithoutKernelsUsesGenericPath) {
   const auto type = static_cast<DType>(kToyTypeId);
   std::mt19937 rng(7);
   ThreadPool pool(2);
-  const Weight w(type, 32 * 11, 45, rng);  // 352 columns: two depth blocks, the second partial
+  const Weight w(type, 32 * 35, 45, rng);  // 1120 columns: two depth blocks, the second partial
   for (int64_t n : {1, 4, 5, 30}) {
     const std::vector<float> x = RandomActivations(n, w.view.cols(), rng);
     std::vector<float> ref(static_cast<size_t>(n * 45));
@@ -229,7 +243,8 @@ TEST(MatMulRegistryTest, BlockTypeWithoutKernelsUsesGenericPath) {
   for (CpuLevel level : SupportedLevels()) EXPECT_EQ(FindMatMulKernels(type, level).pack, &GenericPackWeights);
 }
 
-// Built-in float types have real kernels at every level the CPU supports.
+// Built-in float types have real kernels at every level the CPU supports
+// (the AVX-512 level borrows the AVX2 pack).
 TEST(MatMulRegistryTest, FloatTypesHaveKernelsAtEveryLevel) {
   for (DType type : {DType::kF32, DType::kF16, DType::kBF16}) {
     for (CpuLevel level : SupportedLevels()) {

@@ -27,14 +27,15 @@ inline std::string ReadAll(const std::string& path) {
   return ss.str();
 }
 
-inline CliResult RunCli(const std::vector<std::string>& args) {
+// stdin_path: a file whose contents the program reads as its input.
+inline CliResult RunCli(const std::vector<std::string>& args, const std::string& stdin_path = "/dev/null") {
   const auto dir = std::filesystem::temp_directory_path();
   const std::string tag = std::to_string(::getpid()) + "_" + std::to_string(std::rand());
   const std::string out_path = (dir / ("leanlm_out_" + tag)).string();
   const std::string err_path = (dir / ("leanlm_err_" + tag)).string();
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 0, stdin_path.c_str(), O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   std::vector<std::string> all = {LEANLM_CLI_PATH};

@@ -50,7 +50,7 @@ std::string RandomBytes(std::mt19937& rng) {
 }
 
 void CheckStream(const Tokenizer& tok, const std::vector<int32_t>& ids, const std::string& text) {
-  StreamDecoder stream(tok);
+  StreamDecoder stream(tok, DecodeOptions{});  // from the start of the text, as Decode
   std::string joined;
   for (int32_t id : ids) {
     const std::string chunk = stream.Push(id);
@@ -162,10 +162,21 @@ TEST(RoundTrip, SentencePieceDummyPrefix) {
   EXPECT_EQ(t.Decode(once, {.render_control = false}), "Once upon");
   const auto more = t.Encode("a time", false, false);  // starts with "▁a"
   EXPECT_EQ(t.Decode(more, {.continuation = true}), " a time");
-  StreamDecoder stream(t, {.continuation = true});
+  StreamDecoder stream(t);  // by default a continuation
   std::string s;
   for (int32_t id : more) s += stream.Push(id);
   EXPECT_EQ(s + stream.Flush(), " a time");
+  // Generation right after BOS prints without the dummy-prefix space (llama2.c).
+  StreamDecoder after_bos(t);
+  after_bos.ContinueAfter(t.bos());
+  s.clear();
+  for (int32_t id : t.Encode("Once upon", false, false)) s += after_bos.Push(id);
+  EXPECT_EQ(s, "Once upon");
+  StreamDecoder after_text(t);
+  after_text.ContinueAfter(t.TokenId("\xE2\x96\x81" "a"));
+  s.clear();
+  for (int32_t id : more) s += after_text.Push(id);
+  EXPECT_EQ(s, " a time");
   EXPECT_EQ(t.Decode(t.Encode("a<s>b", false, true)), "a<s>b");
 }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab_loaders.h"
@@ -69,6 +70,65 @@ TEST(SpmTokenizer, LlamaSpmVectorsFromTokenizerBin) {
   for (const auto& c : cases) {
     EXPECT_EQ(tok->Encode(c.text, false, false), c.ids) << "'" << c.text << "'";
     EXPECT_EQ(tok->Decode(c.ids), c.text);
+  }
+}
+
+// llama2.c's encoder, written out plainly: every character (or its bytes)
+// is a symbol, then repeatedly the best-scoring adjacent pair whose join is
+// a token merges (leftmost on ties). Quadratic, independent of the heap and
+// of the run splitting the tokenizer does.
+std::vector<int32_t> NaiveEncode(const VocabData& v, const std::string& input) {
+  std::unordered_map<std::string, int32_t> ids;
+  for (size_t i = 0; i < v.tokens.size(); ++i) {
+    const TokenType t = v.type(static_cast<int32_t>(i));
+    if (t == TokenType::kNormal || t == TokenType::kUserDefined) ids.emplace(v.tokens[i], static_cast<int32_t>(i));
+  }
+  std::string text = "\xE2\x96\x81";  // the dummy prefix
+  for (char c : input) text += c == ' ' ? std::string("\xE2\x96\x81") : std::string(1, c);
+  std::vector<std::string> symbols;
+  for (size_t i = 0; i < text.size();) {
+    size_t len = 1;
+    const auto lead = static_cast<uint8_t>(text[i]);
+    if (lead >= 0xF0) len = 4; else if (lead >= 0xE0) len = 3; else if (lead >= 0xC0) len = 2;
+    symbols.push_back(text.substr(i, len));
+    i += len;
+  }
+  while (true) {
+    float best = -1e30f;
+    size_t at = symbols.size();
+    for (size_t i = 0; i + 1 < symbols.size(); ++i) {
+      auto it = ids.find(symbols[i] + symbols[i + 1]);
+      if (it != ids.end() && v.scores[it->second] > best) best = v.scores[it->second], at = i;
+    }
+    if (at == symbols.size()) break;
+    symbols[at] += symbols[at + 1];
+    symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(at) + 1);
+  }
+  std::vector<int32_t> out;
+  for (const auto& s : symbols) {
+    auto it = ids.find(s);
+    if (it != ids.end()) {
+      out.push_back(it->second);
+    } else {
+      for (char c : s) out.push_back(static_cast<uint8_t>(c) + 3);  // <0x00> is token 3
+    }
+  }
+  return out;
+}
+
+TEST(SpmTokenizer, MatchesNaiveEncoderOnRealText) {
+  const std::string bin = DataDir() + "/llama2c/tokenizer.bin";
+  const std::string txt = DataDir() + "/text/wikitext2_raw_test_hfrecon_crlf.raw";
+  if (!FileExists(bin) || !FileExists(txt)) GTEST_SKIP() << "no " << bin << " or " << txt;
+  auto vocab = VocabFromLlama2cTokenizer(bin);
+  ASSERT_TRUE(vocab.ok());
+  auto tok = Tokenizer::Create(*vocab);
+  ASSERT_TRUE(tok.ok());
+  const std::string text = testing::ReadFile(txt);
+  // Chunks of several lines (CRLF, headings, numbers, punctuation, non-ASCII).
+  for (size_t start = 0; start < 12 * 1500 && start < text.size(); start += 1500) {
+    const std::string chunk = text.substr(start, 1500);
+    EXPECT_EQ((*tok)->Encode(chunk, false, false), NaiveEncode(*vocab, chunk)) << "chunk at " << start;
   }
 }
 

@@ -28,7 +28,10 @@ int TokenizeCommand(int argc, char** argv) {
   if (!tokenizer.ok()) return Fail("tokenize", tokenizer.status());
   const std::vector<int32_t> ids = (*tokenizer)->Encode(*input, !no_bos, parse_special);
   std::string line;
-  for (size_t i = 0; i < ids.size(); ++i) line += (i ? " " : "") + std::to_string(ids[i]);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) line += ' ';
+    line += std::to_string(ids[i]);
+  }
   std::printf("%s\n", line.c_str());
   return 0;
 }
