@@ -1,5 +1,7 @@
 #include "quant/recipes.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <strings.h>
 
 #include <algorithm>
@@ -237,6 +239,11 @@ std::vector<std::string> RecipeNames() {
   return names;
 }
 
+struct CompiledPattern {
+  pcre2_code* code = nullptr;
+  ~CompiledPattern() { pcre2_code_free(code); }
+};
+
 Result<TensorTypeOverride> ParseTensorTypeOverride(const std::string& spec) {
   const size_t eq = spec.rfind('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
@@ -250,13 +257,37 @@ Result<TensorTypeOverride> ParseTensorTypeOverride(const std::string& spec) {
     return Status::Error("--tensor-type '" + spec + "': leanlm cannot quantize to " + TypeName(*type));
   }
   o.type = *type;
-  try {
-    o.regex = std::regex(o.pattern, std::regex::ECMAScript | std::regex::optimize);
-  } catch (const std::regex_error& e) {
-    return Status::Error("--tensor-type '" + spec + "': the regular expression '" + o.pattern +
-                         "' does not compile: " + e.what());
+  auto compiled = std::make_shared<CompiledPattern>();
+  int error = 0;
+  PCRE2_SIZE error_offset = 0;
+  compiled->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(o.pattern.data()), o.pattern.size(), PCRE2_UTF, &error,
+                                 &error_offset, nullptr);
+  if (compiled->code == nullptr) {
+    PCRE2_UCHAR message[256];
+    pcre2_get_error_message(error, message, sizeof(message));
+    return Status::Error("--tensor-type '" + spec + "': the regular expression '" + o.pattern + "' does not compile: " +
+                         reinterpret_cast<const char*>(message) + " at offset " + std::to_string(error_offset));
   }
+  o.regex = std::move(compiled);
   return o;
+}
+
+Result<bool> OverrideMatches(const TensorTypeOverride& o, const std::string& name) {
+  constexpr uint32_t kMatchLimit = 1000000;
+  std::unique_ptr<pcre2_match_context, void (*)(pcre2_match_context*)> context(pcre2_match_context_create(nullptr),
+                                                                               pcre2_match_context_free);
+  std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data*)> match(
+      pcre2_match_data_create_from_pattern(o.regex->code, nullptr), pcre2_match_data_free);
+  if (!context || !match) return Status::Error("out of memory matching --tensor-type '" + o.pattern + "'");
+  pcre2_set_match_limit(context.get(), kMatchLimit);
+  const int rc = pcre2_match(o.regex->code, reinterpret_cast<PCRE2_SPTR>(name.data()), name.size(), 0, 0, match.get(),
+                             context.get());
+  if (rc >= 0) return true;
+  if (rc == PCRE2_ERROR_NOMATCH) return false;
+  PCRE2_UCHAR message[256];
+  pcre2_get_error_message(rc, message, sizeof(message));
+  return Status::Error("--tensor-type '" + o.pattern + "' on tensor '" + name +
+                       "': " + reinterpret_cast<const char*>(message));
 }
 
 Result<std::vector<TensorPlan>> PlanQuantization(const std::vector<TensorDesc>& tensors, const ModelShape& shape,
@@ -291,7 +322,8 @@ Result<std::vector<TensorPlan>> PlanQuantization(const std::vector<TensorDesc>& 
     DType type = recipe.default_type;
     if (recipe.llama_rules) type = RuleType(s, type, p.in);
     for (const TensorTypeOverride& o : options.overrides) {
-      if (std::regex_search(p.in.name, o.regex)) {
+      LEANLM_ASSIGN_OR_RETURN(const bool match, OverrideMatches(o, p.in.name));
+      if (match) {
         type = o.type;
         break;
       }
