@@ -166,7 +166,8 @@ Status GgufWriter::Write(const std::string& path) const {
     LEANLM_RETURN_IF_ERROR(file->WriteZeros(AlignUp(file->offset(), alignment_) - file->offset()));
     const uint64_t data_start = file->offset();
     for (size_t t = 0; t < tensors_.size(); ++t) {
-      const auto& [name, view] = tensors_[t];
+      const std::string& name = tensors_[t].first;  // not a structured binding: clang 14 cannot capture those
+      const TensorView& view = tensors_[t].second;
       const size_t bytes = view.bytes();
       if (fills_[t]) {
         size_t written = 0;
