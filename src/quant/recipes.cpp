@@ -239,19 +239,15 @@ Result<TensorTypeOverride> ParseTensorTypeOverride(const std::string& spec) {
     return Status::Error("--tensor-type '" + spec + "': expected REGEX=TYPE");
   }
   TensorTypeOverride o;
-  o.pattern = spec.substr(0, eq);
   Result<DType> type = ParseTypeName(spec.substr(eq + 1));
   if (!type.ok()) return type.status().WithContext("--tensor-type '" + spec + "'");
   if (!CanProduce(*type)) {
     return Status::Error("--tensor-type '" + spec + "': leanlm cannot quantize to " + TypeName(*type));
   }
   o.type = *type;
-  try {
-    o.regex = std::regex(o.pattern, std::regex::ECMAScript | std::regex::optimize);
-  } catch (const std::regex_error& e) {
-    return Status::Error("--tensor-type '" + spec + "': the regular expression '" + o.pattern +
-                         "' does not compile: " + e.what());
-  }
+  Result<Regex> regex = Regex::Compile(spec.substr(0, eq));
+  if (!regex.ok()) return regex.status().WithContext("--tensor-type '" + spec + "'");
+  o.regex = std::move(regex).value();
   return o;
 }
 
@@ -287,7 +283,7 @@ Result<std::vector<TensorPlan>> PlanQuantization(const std::vector<TensorDesc>& 
     DType type = recipe.default_type;
     if (recipe.llama_rules) type = RuleType(s, type, p.in);
     for (const TensorTypeOverride& o : options.overrides) {
-      if (std::regex_search(p.in.name, o.regex)) {
+      if (o.regex.Search(p.in.name)) {
         type = o.type;
         break;
       }

@@ -18,11 +18,11 @@
 
 #include <array>
 #include <cstdint>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "base/dtype.h"
+#include "base/regex.h"
 #include "base/status.h"
 
 namespace leanlm {
@@ -42,8 +42,7 @@ std::vector<std::string> RecipeNames();
 // --tensor-type REGEX=TYPE: tensors whose name the regex finds (search, not
 // full match) get TYPE; the first matching override wins, after the recipe.
 struct TensorTypeOverride {
-  std::string pattern;
-  std::regex regex;
+  Regex regex;
   DType type = DType::kF32;
 };
 Result<TensorTypeOverride> ParseTensorTypeOverride(const std::string& spec);
