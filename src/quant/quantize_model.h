@@ -3,8 +3,11 @@
 // dequantized to F32 row by row and re-quantized, so leanlm-only types can be
 // re-encoded to ggml's), a Hugging Face directory or a llama2.c checkpoint.
 // Memory stays bounded: the output is written tensor by tensor from a chunk
-// of rows at a time, never the whole model. The output file appears only
-// when complete (temporary file + rename).
+// of rows at a time, never the whole model (the input is mapped, not read
+// in). A non-GGUF input first becomes the GGUF `leanlm convert` writes (next
+// to the output, removed afterwards; for a Hugging Face directory SaveGguf
+// holds its re-permuted Q/K rows in memory while writing it). The output file
+// appears only when complete (temporary file + rename).
 #pragma once
 
 #include <cstdint>

@@ -1,9 +1,10 @@
 #include "quant/recipes.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <strings.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <tuple>
 
@@ -199,8 +200,13 @@ DType RuleType(RuleState& s, DType type, const TensorDesc& t) {
 
 // llama_model_loader's weights_map order: layer number (-1 outside blocks), then name.
 std::pair<int64_t, std::string> OrderKey(const std::string& name) {
-  int layer = -1;
-  if (std::sscanf(name.c_str(), "blk.%d.", &layer) != 1) layer = -1;
+  int64_t layer = -1;
+  if (name.rfind("blk.", 0) == 0) {
+    int64_t v = 0;
+    size_t i = 4;
+    for (; i < name.size() && i < 4 + 15 && name[i] >= '0' && name[i] <= '9'; ++i) v = v * 10 + (name[i] - '0');
+    if (i > 4) layer = v;
+  }
   return {layer, name};
 }
 
@@ -233,22 +239,55 @@ std::vector<std::string> RecipeNames() {
   return names;
 }
 
+struct CompiledPattern {
+  pcre2_code* code = nullptr;
+  ~CompiledPattern() { pcre2_code_free(code); }
+};
+
 Result<TensorTypeOverride> ParseTensorTypeOverride(const std::string& spec) {
   const size_t eq = spec.rfind('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
     return Status::Error("--tensor-type '" + spec + "': expected REGEX=TYPE");
   }
   TensorTypeOverride o;
+  o.pattern = spec.substr(0, eq);
   Result<DType> type = ParseTypeName(spec.substr(eq + 1));
   if (!type.ok()) return type.status().WithContext("--tensor-type '" + spec + "'");
   if (!CanProduce(*type)) {
     return Status::Error("--tensor-type '" + spec + "': leanlm cannot quantize to " + TypeName(*type));
   }
   o.type = *type;
-  Result<Regex> regex = Regex::Compile(spec.substr(0, eq));
-  if (!regex.ok()) return regex.status().WithContext("--tensor-type '" + spec + "'");
-  o.regex = std::move(regex).value();
+  auto compiled = std::make_shared<CompiledPattern>();
+  int error = 0;
+  PCRE2_SIZE error_offset = 0;
+  compiled->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(o.pattern.data()), o.pattern.size(), PCRE2_UTF, &error,
+                                 &error_offset, nullptr);
+  if (compiled->code == nullptr) {
+    PCRE2_UCHAR message[256];
+    pcre2_get_error_message(error, message, sizeof(message));
+    return Status::Error("--tensor-type '" + spec + "': the regular expression '" + o.pattern + "' does not compile: " +
+                         reinterpret_cast<const char*>(message) + " at offset " + std::to_string(error_offset));
+  }
+  o.regex = std::move(compiled);
   return o;
+}
+
+Result<bool> OverrideMatches(const TensorTypeOverride& o, const std::string& name) {
+  constexpr uint32_t kMatchLimit = 1000000;
+  std::unique_ptr<pcre2_match_context, void (*)(pcre2_match_context*)> context(pcre2_match_context_create(nullptr),
+                                                                               pcre2_match_context_free);
+  std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data*)> match(
+      pcre2_match_data_create_from_pattern(o.regex->code, nullptr), pcre2_match_data_free);
+  if (!context || !match) return Status::Error("out of memory matching --tensor-type '" + o.pattern + "'");
+  pcre2_set_match_limit(context.get(), kMatchLimit);
+  const int rc = pcre2_match(o.regex->code, reinterpret_cast<PCRE2_SPTR>(name.data()), name.size(), 0, 0, match.get(),
+                             context.get());
+  if (rc >= 0) return true;
+  if (rc == PCRE2_ERROR_NOMATCH) return false;
+  PCRE2_UCHAR message[256];
+  pcre2_get_error_message(rc, message, sizeof(message));
+  return Status::Error("--tensor-type '" + o.pattern + "' on tensor '" + name +
+                       "': " + reinterpret_cast<const char*>(message));
 }
 
 Result<std::vector<TensorPlan>> PlanQuantization(const std::vector<TensorDesc>& tensors, const ModelShape& shape,
@@ -283,7 +322,8 @@ Result<std::vector<TensorPlan>> PlanQuantization(const std::vector<TensorDesc>& 
     DType type = recipe.default_type;
     if (recipe.llama_rules) type = RuleType(s, type, p.in);
     for (const TensorTypeOverride& o : options.overrides) {
-      if (o.regex.Search(p.in.name)) {
+      LEANLM_ASSIGN_OR_RETURN(const bool match, OverrideMatches(o, p.in.name));
+      if (match) {
         type = o.type;
         break;
       }

@@ -18,11 +18,11 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "base/dtype.h"
-#include "base/regex.h"
 #include "base/status.h"
 
 namespace leanlm {
@@ -40,12 +40,18 @@ Result<Recipe> FindRecipe(const std::string& name);
 std::vector<std::string> RecipeNames();
 
 // --tensor-type REGEX=TYPE: tensors whose name the regex finds (search, not
-// full match) get TYPE; the first matching override wins, after the recipe.
+// full match; Perl syntax via PCRE2) get TYPE; the first matching override
+// wins, after the recipe.
+struct CompiledPattern;  // a PCRE2 pattern, freed with the last copy
 struct TensorTypeOverride {
-  Regex regex;
+  std::string pattern;
+  std::shared_ptr<const CompiledPattern> regex;
   DType type = DType::kF32;
 };
 Result<TensorTypeOverride> ParseTensorTypeOverride(const std::string& spec);
+// Whether the override's regex finds `name`; an error when PCRE2 gives up
+// (its match limit bounds the work a pathological pattern can cause).
+Result<bool> OverrideMatches(const TensorTypeOverride& o, const std::string& name);
 
 // What the rules consult about the model.
 struct ModelShape {
