@@ -12,8 +12,13 @@
 namespace leanlm {
 namespace {
 
-void F32ToFloat(const void* src, float* dst, int64_t n) { std::memcpy(dst, src, n * sizeof(float)); }
-void F32FromFloat(const float* src, void* dst, int64_t n) { std::memcpy(dst, src, n * sizeof(float)); }
+// n may be 0 with null pointers (empty rows); memcpy must not see those.
+void F32ToFloat(const void* src, float* dst, int64_t n) {
+  if (n > 0) std::memcpy(dst, src, n * sizeof(float));
+}
+void F32FromFloat(const float* src, void* dst, int64_t n) {
+  if (n > 0) std::memcpy(dst, src, n * sizeof(float));
+}
 
 void F16ToFloat(const void* src, float* dst, int64_t n) {
   const auto* s = static_cast<const uint16_t*>(src);

@@ -1,24 +1,22 @@
-// Perplexity of a model on a text, in two conventions:
-//   - chunks (llama.cpp's llama-perplexity): the token stream is cut into
-//     chunks of n_ctx, each starts with BOS, and only the second half of each
-//     chunk is scored, so every scored token has at least n_ctx/2 of context;
-//   - documents: the text is split at a separator, each stripped document is
-//     scored on its own from BOS (truncated to n_ctx), every prediction counts.
-// PPL = exp(mean NLL per predicted token), natural log.
+// Perplexity of a model on a text, in llama.cpp's chunks or per document
+// (eval/scoring_plan.h). PPL = exp(mean NLL per predicted token), natural log.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
+#include "eval/scoring_plan.h"
 #include "runtime/model.h"
 
 namespace leanlm {
 
-struct PerplexityOptions {
-  int64_t n_ctx = 512;
-  bool documents = false;     // documents mode (else chunks)
-  std::string separator;      // documents mode: split at this string (empty: the whole text is one document)
+struct PerplexityOptions : ScoringOptions {
   bool show_progress = true;
+  // Called after each sequence's forward with its index in the plan and its
+  // n × n_vocab logits (e.g. to save them); an error stops the evaluation.
+  std::function<Status(int64_t index, const std::vector<int32_t>& tokens, const float* logits)> on_logits;
 };
 
 struct PerplexityResult {
@@ -34,5 +32,8 @@ struct PerplexityResult {
 
 Result<PerplexityResult> ComputePerplexity(Model& model, ThreadPool& pool, const std::string& text,
                                            const PerplexityOptions& options);
+// Scores a plan made already (its own n_ctx and mode; the options' are not used).
+Result<PerplexityResult> ScorePerplexity(Model& model, ThreadPool& pool, const ScoringPlan& plan,
+                                         const PerplexityOptions& options);
 
 }  // namespace leanlm

@@ -117,6 +117,9 @@ LEANLM_AVX2 void GemvN(const WeightRef& w, const float* x, float* y, int64_t ldy
   for (; r < r1; ++r) GemvTile<L, 1, N, GemvUnroll(N)>(w, x, y, ldy, r);
 }
 
+// From 5 activation rows on, the GEMM is as fast.
+constexpr int kAvx2GemvRows = 4;
+
 template <class L>
 void Gemv(const WeightRef& w, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0, int64_t r1) {
   switch (n) {
@@ -238,9 +241,9 @@ void MicroKernelDispatch(const float* xp, const float* wp, int64_t kc, float* c,
 
 MatMulKernels Avx2MatMulKernels(DType type) {
   switch (type) {
-    case DType::kF32: return {Gemv<F32Row>, Pack<F32Row>};
-    case DType::kF16: return {Gemv<F16Row>, Pack<F16Row>};
-    case DType::kBF16: return {Gemv<Bf16Row>, Pack<Bf16Row>};
+    case DType::kF32: return {Gemv<F32Row>, kAvx2GemvRows, Pack<F32Row>};
+    case DType::kF16: return {Gemv<F16Row>, kAvx2GemvRows, Pack<F16Row>};
+    case DType::kBF16: return {Gemv<Bf16Row>, kAvx2GemvRows, Pack<Bf16Row>};
     default: return {};
   }
 }

@@ -11,6 +11,7 @@ namespace leanlm {
 namespace {
 
 constexpr int64_t kChunk = 256;  // columns converted at a time; a multiple of every block size
+constexpr int kScalarGemvRows = 4;
 
 float BitsToFloat(uint32_t u) {
   float f;
@@ -74,7 +75,7 @@ void ChunkedGemv(const WeightRef& w, const float* x, int64_t n, float* y, int64_
   float buf[kChunk];
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = w.row(r);
-    float sums[kMaxGemvRows] = {};
+    float sums[kScalarGemvRows] = {};
     for (int64_t j0 = 0; j0 < k; j0 += kChunk) {
       const int64_t len = std::min(kChunk, k - j0);
       kConvert(w, row, j0, len, buf);
@@ -146,9 +147,9 @@ void GenericPackX(const float* x, int64_t ldx, int rows, int64_t kc, int mr, flo
 
 MatMulKernels ScalarMatMulKernels(DType type) {
   switch (type) {
-    case DType::kF32: return {ChunkedGemv<F32Chunk>, ChunkedPack<F32Chunk>};
-    case DType::kF16: return {ChunkedGemv<F16Chunk>, ChunkedPack<F16Chunk>};
-    case DType::kBF16: return {ChunkedGemv<Bf16Chunk>, ChunkedPack<Bf16Chunk>};
+    case DType::kF32: return {ChunkedGemv<F32Chunk>, kScalarGemvRows, ChunkedPack<F32Chunk>};
+    case DType::kF16: return {ChunkedGemv<F16Chunk>, kScalarGemvRows, ChunkedPack<F16Chunk>};
+    case DType::kBF16: return {ChunkedGemv<Bf16Chunk>, kScalarGemvRows, ChunkedPack<Bf16Chunk>};
     default: return {};
   }
 }

@@ -1,7 +1,7 @@
-// MatMul's dispatch and blocking. Decode (n ≤ kMaxGemvRows) streams each
-// weight row once through the type's gemv, rows handed to threads in chunks
-// from a shared counter (a thread slowed by another process just takes fewer
-// chunks). Prompt processing is a blocked GEMM (Goto/BLIS style): x is packed
+// MatMul's dispatch and blocking. Decode and small batches (n ≤ the kernel's
+// gemv_max_rows) stream each weight row once through the type's gemv, rows
+// handed to threads in chunks from a shared counter (a thread slowed by
+// another process just takes fewer chunks). Prompt processing is a blocked GEMM (Goto/BLIS style): x is packed
 // once into kc × mr slivers shared by all threads, each thread converts a
 // tile of mc weight rows × kc columns to F32 panels (kept in L2) and runs the
 // level's register-tile microkernel over every sliver and panel.
@@ -139,10 +139,16 @@ MatMulKernels FindMatMulKernels(DType type, CpuLevel level) {
   const auto& row = GetKernelRegistry().rows[id];
   MatMulKernels found;
   for (int l = static_cast<int>(level); l >= 0; --l) {
-    if (!found.gemv) found.gemv = row[l].gemv;
+    if (!found.gemv && row[l].gemv) {
+      found.gemv = row[l].gemv;
+      found.gemv_max_rows = row[l].gemv_max_rows;
+    }
     if (!found.pack) found.pack = row[l].pack;
   }
-  if (!found.gemv) found.gemv = GenericGemv;
+  if (!found.gemv) {
+    found.gemv = GenericGemv;
+    found.gemv_max_rows = kGenericGemvRows;
+  }
   if (!found.pack) found.pack = GenericPackWeights;
   return found;
 }
@@ -169,7 +175,7 @@ void MatMulAtLevel(CpuLevel level, const TensorView& w, const float* x, int64_t 
   LEANLM_CHECK(w.data != nullptr && x != nullptr);
   const WeightRef ref{static_cast<const uint8_t*>(w.data), w.row_bytes(), w.cols(), w.type};
   const MatMulKernels kernels = FindMatMulKernels(w.type, level);
-  if (n <= kMaxGemvRows) {
+  if (n <= kernels.gemv_max_rows) {
     Gemv(kernels.gemv, ref, x, n, y, m, pool);
   } else {
     Gemm(kernels.pack, GetGemmKernel(level), ref, x, n, y, m, pool);

@@ -32,9 +32,8 @@ struct WeightRef {
 };
 
 // y[i * ldy + r] = Σ_j W[r][j] · x[i * k + j] for r in [r0, r1), i in [0, n),
-// 1 ≤ n ≤ kMaxGemvRows. x: (n × k), y: (n × ldy).
+// 1 ≤ n ≤ the kernel's gemv_max_rows. x: (n × k), y: (n × ldy).
 using GemvFn = void (*)(const WeightRef& w, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0, int64_t r1);
-inline constexpr int64_t kMaxGemvRows = 4;  // from 5 rows on, the GEMM is as fast
 
 // Weight rows [r0, r0 + rows) and columns [c0, c0 + kc) as F32 panels of width
 // nr (a multiple of 8: the GemmKernel::nr of some level):
@@ -45,6 +44,7 @@ using PackWeightsFn = void (*)(const WeightRef& w, int64_t r0, int64_t rows, int
 
 struct MatMulKernels {
   GemvFn gemv = nullptr;
+  int gemv_max_rows = 0;  // MatMul uses gemv up to this many activation rows, the GEMM above
   PackWeightsFn pack = nullptr;
 };
 
@@ -86,7 +86,9 @@ GemmKernel ScalarGemmKernel();
 GemmKernel Avx2GemmKernel();
 GemmKernel Avx512GemmKernel();
 
-// The type-generic fallbacks (any type with to_float; block sizes dividing 256).
+// The type-generic fallbacks (any type with to_float; block sizes dividing 256);
+// GenericGemv takes up to kGenericGemvRows activation rows.
+inline constexpr int kGenericGemvRows = 4;
 void GenericGemv(const WeightRef& w, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0, int64_t r1);
 void GenericPackWeights(const WeightRef& w, int64_t r0, int64_t rows, int64_t c0, int64_t kc, int nr, float* dst);
 void GenericPackX(const float* x, int64_t ldx, int rows, int64_t kc, int mr, float* xp);

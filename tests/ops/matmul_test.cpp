@@ -94,9 +94,9 @@ struct Shape {
 // k not a multiple of 16 or 32, m odd; 1100 spans two GEMM depth blocks
 // (1024), m = 301 several weight tiles; 1 and 16 are the degenerate ends.
 constexpr Shape kShapes[] = {{1, 1}, {16, 1}, {37, 19}, {131, 67}, {300, 97}, {520, 301}, {1100, 75}};
-// Decode kernels take up to 4 rows, the GEMM's
-// register tile 14 (AVX-512), 6 (AVX2) or 4 (scalar).
-constexpr int64_t kBatchSizes[] = {1, 2, 3, 4, 5, 7, 8, 12, 17, 64};
+// Decode kernels take up to 4 rows, the GEMM's register tile 14 (AVX-512),
+// 6 (AVX2) or 4 (scalar).
+constexpr int64_t kBatchSizes[] = {1, 2, 3, 4, 5, 7, 8, 12, 16, 17, 64};
 
 class MatMulTest : public ::testing::TestWithParam<DType> {};
 
@@ -238,7 +238,7 @@ TEST(MatMulRegistryTest, BlockTypeWithoutKernelsUsesGenericPath) {
       ExpectWithinSummationBound(w, x, n, y, ref, std::string("toy ") + CpuLevelName(level));
     }
   }
-  const MatMulKernels own{GenericGemv, GenericPackWeights};
+  const MatMulKernels own{GenericGemv, kGenericGemvRows, GenericPackWeights};
   RegisterMatMulKernels(type, CpuLevel::kScalar, own);
   for (CpuLevel level : SupportedLevels()) EXPECT_EQ(FindMatMulKernels(type, level).pack, &GenericPackWeights);
 }

@@ -6,6 +6,7 @@ namespace leanlm::cli {
 int RunCommand(int argc, char** argv);
 int ChatCommand(int argc, char** argv);
 int PerplexityCommand(int argc, char** argv);
+int CompareCommand(int argc, char** argv);
 int TokenizeCommand(int argc, char** argv);
 int InfoCommand(int argc, char** argv);
 int InitCommand(int argc, char** argv);

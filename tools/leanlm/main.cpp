@@ -16,6 +16,7 @@ constexpr Subcommand kSubcommands[] = {
     {"run", "generate text from a prompt", leanlm::cli::RunCommand},
     {"chat", "talk with a model using its chat template", leanlm::cli::ChatCommand},
     {"perplexity", "perplexity of a model on a text", leanlm::cli::PerplexityCommand},
+    {"compare", "KL divergence and agreement of a model with a base model", leanlm::cli::CompareCommand},
     {"tokenize", "turn text into token ids", leanlm::cli::TokenizeCommand},
     {"info", "metadata, tensors and size of a model file", leanlm::cli::InfoCommand},
     {"init", "write a model with random weights and real shapes", leanlm::cli::InitCommand},
