@@ -61,7 +61,10 @@ TEST_F(StoriesCli, PerplexityOfGoldenSentence) {
 TEST_F(StoriesCli, TokenizeMatchesLlama2cEncoder) {
   for (const auto& [text, ids] : reference_["encode_vectors_tok512"].items()) {
     std::string expected;
-    for (size_t i = 0; i < ids.size(); ++i) expected += (i ? " " : "") + std::to_string(ids[i].get<int>());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (i) expected += ' ';
+      expected += std::to_string(ids[i].get<int>());
+    }
     for (const std::string& vocab : {model("tok512.bin"), model("stories260K.gguf")}) {
       const CliResult r = RunCli({"tokenize", "-m", vocab, "-p", text});
       ASSERT_EQ(r.exit_code, 0) << r.err;
