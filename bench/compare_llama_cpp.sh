@@ -16,7 +16,8 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -m), $(nproc) cores, load: $(cut -d'
 echo "# model: $model ($(du -h "$model" | cut -f1))"
 for round in $(seq "$rounds"); do
   echo "## round $round: leanlm"
-  "$leanlm" bench -m "$model" -p "$prompt" -n "$gen" -t "$threads" -r "$reps"
+  # --no-mmap: weights in memory on huge pages, like llama-bench -mmp 0 below.
+  "$leanlm" bench -m "$model" -p "$prompt" -n "$gen" -t "$threads" -r "$reps" --no-mmap
   echo "## round $round: llama.cpp ($("$llama_bin/llama-cli" --version 2>&1 | grep -m1 version || true))"
   # -mmp 0: load into memory, as GUIDE.md advises on these machines.
   "$llama_bin/llama-bench" -m "$model" -p "$prompt" -n "$gen" -t "$threads" -r "$reps" -mmp 0 -o md

@@ -12,12 +12,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <memory>
 #include <random>
 #include <vector>
 
 #include "base/cpu_features.h"
 #include "base/fp16.h"
+#include "base/huge_buffer.h"
 #include "base/thread_pool.h"
 #include "ops/matmul.h"
 #include "ops/matmul_kernels.h"
@@ -41,14 +41,16 @@ ThreadPool& Pool(int threads) {
 }
 
 // Bytes that have been written (so no page is a shared zero page), with
-// values that are ordinary numbers in every float type.
+// values that are ordinary numbers in every float type, on the huge pages
+// that weights loaded with --no-mmap get.
 struct Buffer {
-  std::unique_ptr<uint8_t[]> bytes;
+  HugeBuffer memory;
+  uint8_t* bytes;
   size_t size;
-  explicit Buffer(size_t n) : bytes(new uint8_t[n]), size(n) {
+  explicit Buffer(size_t n) : memory(HugeBuffer::Allocate(n).value()), bytes(memory.data()), size(n) {
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    auto* h = reinterpret_cast<uint16_t*>(bytes.get());
+    auto* h = reinterpret_cast<uint16_t*>(bytes);
     for (size_t i = 0; i < n / 2; ++i) h[i] = Fp32ToFp16(dist(rng)) & 0x3fff;  // |v| < 2 in f16 and bf16 alike
   }
 };
@@ -89,7 +91,7 @@ void BM_ReadBandwidth(benchmark::State& state) {
   for (auto _ : state) {
     pool.ParallelFor(threads, 1, [&](int64_t b, int64_t) {
       const size_t part = buf.size / threads;
-      const uint8_t* p = buf.bytes.get() + part * b;
+      const uint8_t* p = buf.bytes + part * b;
       sums[b] = avx512 ? SumAvx512(p, part) : SumPortable(p, part);
     });
     benchmark::DoNotOptimize(sums.data());
@@ -122,7 +124,7 @@ void BM_Decode(benchmark::State& state) {
   ThreadPool& pool = Pool(threads);
   size_t c = 0;
   for (auto _ : state) {
-    MatMulAtLevel(level, View(buf.bytes.get() + c * bytes, type, k, m), x.data(), n, y.data(), pool);
+    MatMulAtLevel(level, View(buf.bytes + c * bytes, type, k, m), x.data(), n, y.data(), pool);
     c = (c + 1) % copies;
     benchmark::DoNotOptimize(y.data());
   }
@@ -143,7 +145,7 @@ void BM_Prompt(benchmark::State& state) {
   std::vector<float> x(n * k, 0.5f), y(n * m);
   ThreadPool& pool = Pool(threads);
   for (auto _ : state) {
-    MatMulAtLevel(level, View(w.bytes.get(), type, k, m), x.data(), n, y.data(), pool);
+    MatMulAtLevel(level, View(w.bytes, type, k, m), x.data(), n, y.data(), pool);
     benchmark::DoNotOptimize(y.data());
   }
   state.counters["GFLOP/s"] =

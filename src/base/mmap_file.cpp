@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <utility>
+
 namespace leanlm {
 namespace {
 
@@ -38,31 +40,33 @@ Result<std::shared_ptr<MappedFile>> MappedFile::Open(const std::string& path, Mo
     return file;
   }
   if (mode == Mode::kLoadIntoMemory) {
-    void* mem = ::mmap(nullptr, file->size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (mem == MAP_FAILED) {
+    auto memory = HugeBuffer::Allocate(file->size_);
+    if (!memory.ok()) {
       ::close(fd);
-      return Status::Error(ErrnoMessage("cannot allocate memory for", path));
+      return Status::Error(path + ": " + memory.status().message());
     }
+    uint8_t* mem = memory->data();
     size_t done = 0;
     while (done < file->size_) {
-      const ssize_t got = ::pread(fd, static_cast<uint8_t*>(mem) + done, file->size_ - done, static_cast<off_t>(done));
+      const ssize_t got = ::pread(fd, mem + done, file->size_ - done, static_cast<off_t>(done));
       if (got <= 0) {
-        ::munmap(mem, file->size_);
         ::close(fd);
         return Status::Error(ErrnoMessage("cannot read", path));
       }
       done += static_cast<size_t>(got);
     }
-    file->data_ = static_cast<uint8_t*>(mem);
-  } else {
-    const int flags = MAP_PRIVATE | (mode == Mode::kMapPopulate ? MAP_POPULATE : 0);
-    void* mem = ::mmap(nullptr, file->size_, PROT_READ, flags, fd, 0);
-    if (mem == MAP_FAILED) {
-      ::close(fd);
-      return Status::Error(ErrnoMessage("cannot mmap", path));
-    }
-    file->data_ = static_cast<uint8_t*>(mem);
+    file->memory_ = std::move(*memory);
+    file->data_ = mem;
+    ::close(fd);
+    return file;
   }
+  const int flags = MAP_PRIVATE | (mode == Mode::kMapPopulate ? MAP_POPULATE : 0);
+  void* mem = ::mmap(nullptr, file->size_, PROT_READ, flags, fd, 0);
+  if (mem == MAP_FAILED) {
+    ::close(fd);
+    return Status::Error(ErrnoMessage("cannot mmap", path));
+  }
+  file->data_ = static_cast<uint8_t*>(mem);
   file->mapped_ = true;
   ::close(fd);
   return file;

@@ -4,7 +4,8 @@
 #include <chrono>
 #include <cstring>
 #include <random>
-#include <sys/mman.h>
+
+#include "base/huge_buffer.h"
 
 namespace leanlm {
 namespace {
@@ -75,10 +76,9 @@ Result<BenchResult> BenchmarkModel(Model& model, ThreadPool& pool, const BenchOp
 
 double MeasureReadBandwidth(ThreadPool& pool, size_t bytes, int repetitions) {
   const size_t n = bytes / sizeof(uint64_t);
-  void* mem = ::mmap(nullptr, n * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-                     -1, 0);
-  if (mem == MAP_FAILED) return 0;
-  auto* data = static_cast<uint64_t*>(mem);
+  auto buffer = HugeBuffer::Allocate(n * sizeof(uint64_t));  // pages like weights loaded with --no-mmap
+  if (!buffer.ok()) return 0;
+  auto* data = reinterpret_cast<uint64_t*>(buffer->data());
   pool.ParallelFor(static_cast<int64_t>(n), 1 << 16, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) data[i] = static_cast<uint64_t>(i);
   });
@@ -100,7 +100,6 @@ double MeasureReadBandwidth(ThreadPool& pool, size_t bytes, int repetitions) {
     const double s = Seconds(start, std::chrono::steady_clock::now());
     if (rep > 0) rates.push_back(static_cast<double>(n * sizeof(uint64_t)) / s);
   }
-  ::munmap(mem, n * sizeof(uint64_t));
   return Median(rates);
 }
 
