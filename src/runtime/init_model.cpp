@@ -38,6 +38,10 @@ std::vector<ModelPreset> MakePresets() {
   qwen.config.rope_theta = 1000000.0f;
   qwen.config.norm_eps = 1e-6f;
   p.push_back(qwen);
+  // Rows of 256 and 768 fit every block format (32-element blocks and the
+  // 256-element K-quant super-blocks): each format's own error, no fallbacks.
+  p.push_back({"blocks-256", "every row a multiple of 256: 4 layers, width 256, GQA 4/2 heads, n_ff 768, vocab 512",
+               LlamaConfig(512, 256, 4, 4, 2, 768, 512)});
   p.push_back({"stories110m", "llama2.c stories110M shapes: 12 layers, width 768, vocab 32000",
                LlamaConfig(32000, 768, 12, 12, 12, 2048, 1024)});
   p.push_back({"tinyllama-1.1b", "TinyLlama-1.1B shapes: 22 layers, width 2048, GQA 32/4 heads",
