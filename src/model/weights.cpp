@@ -40,6 +40,48 @@ Status Bind(const TensorMap& tensors, const std::string& source, const WeightSpe
   return Status::Ok();
 }
 
+// Rows [first, first + rows) of a 2-D weight, as a view of the same bytes.
+TensorView RowSlice(const TensorView& t, int64_t first, int64_t rows) {
+  TensorView slice = t;
+  slice.data = t.row(first);
+  slice.ne[1] = rows;
+  return slice;
+}
+
+// Phi-3 stores fused projections (llama.cpp's names, from HF's qkv_proj and
+// gate_up_proj): attn_qkv = q rows, then k rows, then v rows; ffn_up with
+// 2·n_ff rows = gate rows, then up rows. They become views of the separate
+// weights the forward uses, with no copy. A fused tensor of the wrong shape
+// is reported by name.
+Result<TensorMap> SplitFusedWeights(const ModelConfig& config, const TensorMap& tensors, const std::string& source) {
+  TensorMap split = tensors;
+  const int64_t d = config.n_embd, q = config.q_dim(), kv = config.kv_dim(), ff = config.n_ff;
+  for (int64_t l = 0; l < config.n_layer; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    if (auto it = tensors.find(p + "attn_qkv.weight"); it != tensors.end() && !tensors.count(p + "attn_q.weight")) {
+      const TensorView& t = it->second;
+      if (t.n_dims != 2 || t.ne[0] != d || t.ne[1] != q + 2 * kv) {
+        return Status::Error(source + ": fused tensor '" + it->first + "' has shape " + t.shape_string() +
+                             ", expected [" + std::to_string(d) + ", " + std::to_string(q + 2 * kv) + "]");
+      }
+      split[p + "attn_q.weight"] = RowSlice(t, 0, q);
+      split[p + "attn_k.weight"] = RowSlice(t, q, kv);
+      split[p + "attn_v.weight"] = RowSlice(t, q + kv, kv);
+    }
+    if (auto it = tensors.find(p + "ffn_up.weight"); it != tensors.end() && !tensors.count(p + "ffn_gate.weight")) {
+      const TensorView& t = it->second;
+      if (t.n_dims != 2 || t.ne[0] != d || t.ne[1] != 2 * ff) {
+        return Status::Error(source + ": tensor '" + it->first + "' without ffn_gate (fused gate and up) has shape " +
+                             t.shape_string() + ", expected [" + std::to_string(d) + ", " + std::to_string(2 * ff) +
+                             "]");
+      }
+      split[p + "ffn_gate.weight"] = RowSlice(t, 0, ff);
+      split[p + "ffn_up.weight"] = RowSlice(t, ff, ff);
+    }
+  }
+  return split;
+}
+
 }  // namespace
 
 Status ForEachTensor(const ModelConfig& config, ModelWeights& weights,
@@ -78,9 +120,10 @@ Status ForEachTensor(const ModelConfig& config, ModelWeights& weights,
 
 Result<ModelWeights> BindWeights(const ModelConfig& config, const TensorMap& tensors, const std::string& source) {
   LEANLM_RETURN_IF_ERROR(config.Validate(source));
+  LEANLM_ASSIGN_OR_RETURN(const TensorMap split, SplitFusedWeights(config, tensors, source));
   ModelWeights w;
   LEANLM_RETURN_IF_ERROR(ForEachTensor(config, w, [&](const WeightSpec& spec, TensorView& view) {
-    return Bind(tensors, source, spec, view);
+    return Bind(split, source, spec, view);
   }));
   if (!w.output.valid()) w.output = w.token_embd;  // tied head
   return w;
