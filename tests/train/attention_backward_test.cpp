@@ -33,7 +33,8 @@ std::vector<double> AttentionRef(const std::vector<double>& q, const std::vector
       }
       for (int64_t p = 0; p < len; ++p) sum += (s[p] = std::exp(s[p] - max));
       for (int64_t p = 0; p < len; ++p) {
-        for (int64_t e = 0; e < hd; ++e) out[(i * d.n_head + h) * hd + e] += s[p] / sum * v[(p * d.n_head_kv + g) * hd + e];
+        for (int64_t e = 0; e < hd; ++e)
+          out[(i * d.n_head + h) * hd + e] += s[p] / sum * v[(p * d.n_head_kv + g) * hd + e];
       }
     }
   }
@@ -69,8 +70,7 @@ TEST_P(AttentionBackwardTest, MatchesFiniteDifferences) {
   std::vector<float> dscores(probs.size(), 1e30f);
   KvGradView grads{dk.data(), dv.data(), c.n_head_kv * hd, hd};
   if (c.head_major_grads) grads = {dk.data(), dv.data(), hd, n_kv * hd};
-  AttentionBackward(dq.data(), grads, dscores.data(), doutf.data(), qf.data(), kv, probs.data(), n, c.pos0, dims,
-                    pool);
+  AttentionBackward(dq.data(), grads, dscores.data(), doutf.data(), qf.data(), kv, probs.data(), n, c.pos0, dims, pool);
   if (c.head_major_grads) {  // back to token-major for the comparison
     std::vector<float> tk(kv_size), tv(kv_size);
     for (int64_t g = 0; g < c.n_head_kv; ++g) {

@@ -81,8 +81,8 @@ INSTANTIATE_TEST_SUITE_P(Dims, RmsNormBackwardTest, ::testing::Values(7, 37, 64,
 
 // --- RoPE ---
 
-std::vector<double> RopeRef(const std::vector<double>& x, const std::vector<double>& inv_freq, int64_t pos0,
-                            int64_t n, int64_t heads, int64_t head_dim, int64_t rot, bool neox) {
+std::vector<double> RopeRef(const std::vector<double>& x, const std::vector<double>& inv_freq, int64_t pos0, int64_t n,
+                            int64_t heads, int64_t head_dim, int64_t rot, bool neox) {
   std::vector<double> y = x;
   const int64_t half = rot / 2;
   for (int64_t t = 0; t < n; ++t) {
@@ -147,13 +147,11 @@ TEST_P(RopeBackwardTest, MatchesFiniteDifferences) {
   EXPECT_GT(RelError(forward_turn, dx_fd), 1e-2);
 }
 
-INSTANTIATE_TEST_SUITE_P(Layouts, RopeBackwardTest,
-                         ::testing::Values(RopeCase{false, 0, RopeScaling::kNone, false},
-                                           RopeCase{true, 0, RopeScaling::kNone, false},
-                                           RopeCase{true, 8, RopeScaling::kLinear, false},
-                                           RopeCase{false, 8, RopeScaling::kNone, true},
-                                           RopeCase{true, 0, RopeScaling::kLlama3, true},
-                                           RopeCase{false, 0, RopeScaling::kLlama3, false}));
+INSTANTIATE_TEST_SUITE_P(
+    Layouts, RopeBackwardTest,
+    ::testing::Values(RopeCase{false, 0, RopeScaling::kNone, false}, RopeCase{true, 0, RopeScaling::kNone, false},
+                      RopeCase{true, 8, RopeScaling::kLinear, false}, RopeCase{false, 8, RopeScaling::kNone, true},
+                      RopeCase{true, 0, RopeScaling::kLlama3, true}, RopeCase{false, 0, RopeScaling::kLlama3, false}));
 
 // --- Gated activations ---
 
