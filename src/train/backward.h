@@ -21,6 +21,7 @@
 
 #include <cstdint>
 
+#include "base/cpu_features.h"
 #include "base/tensor.h"
 #include "base/thread_pool.h"
 #include "model/config.h"
@@ -113,6 +114,12 @@ void LinearBackwardInput(float* dx, const float* dy, const TensorView& w, int64_
 // Multithreaded over tiles of dw (one writer each).
 void LinearBackwardWeight(float* dw, const float* dy, const float* x, int64_t n, int64_t k, int64_t m,
                           ThreadPool& pool);
+// The same with the GEMM microkernel of an explicit CPU level (supported by
+// this CPU); the functions above use ActiveCpuLevel(). For tests.
+void LinearBackwardInputAtLevel(CpuLevel level, float* dx, const float* dy, const TensorView& w, int64_t n,
+                                bool accumulate, ThreadPool& pool);
+void LinearBackwardWeightAtLevel(CpuLevel level, float* dw, const float* dy, const float* x, int64_t n, int64_t k,
+                                 int64_t m, ThreadPool& pool);
 
 // --- Softmax cross-entropy over logits, fused with its gradient ---
 struct CrossEntropyResult {

@@ -49,8 +49,9 @@ void PackWeightRows(const TensorView& w, const TypeTraits& t, int64_t r0, int64_
 
 }  // namespace
 
-void LinearBackwardInput(float* dx, const float* dy, const TensorView& w, int64_t n, bool accumulate,
-                         ThreadPool& pool) {
+void LinearBackwardInputAtLevel(CpuLevel level, float* dx, const float* dy, const TensorView& w, int64_t n,
+                                bool accumulate, ThreadPool& pool) {
+  LEANLM_CHECK(CpuLevelSupported(level));
   const int64_t k = w.cols(), m = w.rows();
   if (n <= 0 || k <= 0) return;
   if (m == 0) {
@@ -59,7 +60,7 @@ void LinearBackwardInput(float* dx, const float* dy, const TensorView& w, int64_
   }
   const TypeTraits& t = GetTypeTraits(w.type);
   LEANLM_CHECK(t.to_float != nullptr && kTileCols % t.block_size == 0 && k % t.block_size == 0);
-  const GemmKernel& g = GetGemmKernel(ActiveCpuLevel());
+  const GemmKernel& g = GetGemmKernel(level);
   const int mr = g.mr, nr = g.nr;
   const int64_t slivers = (n + mr - 1) / mr;
   const int64_t col_tiles = (k + kTileCols - 1) / kTileCols;
@@ -104,10 +105,11 @@ void LinearBackwardInput(float* dx, const float* dy, const TensorView& w, int64_
   }
 }
 
-void LinearBackwardWeight(float* dw, const float* dy, const float* x, int64_t n, int64_t k, int64_t m,
-                          ThreadPool& pool) {
+void LinearBackwardWeightAtLevel(CpuLevel level, float* dw, const float* dy, const float* x, int64_t n, int64_t k,
+                                 int64_t m, ThreadPool& pool) {
+  LEANLM_CHECK(CpuLevelSupported(level));
   if (n <= 0 || k <= 0 || m <= 0) return;
-  const GemmKernel& g = GetGemmKernel(ActiveCpuLevel());
+  const GemmKernel& g = GetGemmKernel(level);
   const int mr = g.mr, nr = g.nr;
   const int64_t row_tiles = (m + kWeightRows - 1) / kWeightRows;
   const int64_t col_tiles = (k + kWeightCols - 1) / kWeightCols;
@@ -155,6 +157,16 @@ void LinearBackwardWeight(float* dw, const float* dy, const float* x, int64_t n,
       }
     }
   });
+}
+
+void LinearBackwardInput(float* dx, const float* dy, const TensorView& w, int64_t n, bool accumulate,
+                         ThreadPool& pool) {
+  LinearBackwardInputAtLevel(ActiveCpuLevel(), dx, dy, w, n, accumulate, pool);
+}
+
+void LinearBackwardWeight(float* dw, const float* dy, const float* x, int64_t n, int64_t k, int64_t m,
+                          ThreadPool& pool) {
+  LinearBackwardWeightAtLevel(ActiveCpuLevel(), dw, dy, x, n, k, m, pool);
 }
 
 }  // namespace leanlm

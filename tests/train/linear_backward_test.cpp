@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backward_test_util.h"
+#include "base/cpu_features.h"
 #include "base/dtype.h"
 #include "ops/matmul.h"
 #include "train/backward.h"
@@ -18,6 +19,14 @@ namespace leanlm {
 namespace {
 
 using namespace testing_backward;
+
+std::vector<CpuLevel> SupportedLevels() {
+  std::vector<CpuLevel> levels;
+  for (int l = 0; l < kNumCpuLevels; ++l) {
+    if (CpuLevelSupported(static_cast<CpuLevel>(l))) levels.push_back(static_cast<CpuLevel>(l));
+  }
+  return levels;
+}
 
 // A weight of m rows of k elements stored as `type`, and its stored values as F32.
 struct Weight {
@@ -116,11 +125,14 @@ TEST_P(LinearBackwardInputTest, MatchesDequantizedReference) {
   const Weight w(c.type, c.k, c.m, 41);
   const auto dyf = RandomVec(c.n * c.m, 1.0f, 42);
   const auto ref = DxRef(dyf, w.values, c.n, c.k, c.m);
-  for (int threads : {1, 3}) {
-    ThreadPool pool(threads);
-    std::vector<float> dx(c.n * c.k, 1e30f);
-    LinearBackwardInput(dx.data(), dyf.data(), w.view, c.n, false, pool);
-    ExpectClose(dx, ref, 1e-5, std::string(TypeName(c.type)) + " threads " + std::to_string(threads));
+  for (CpuLevel level : SupportedLevels()) {  // each level's microkernel has its own register tile
+    for (int threads : {1, 3}) {
+      ThreadPool pool(threads);
+      std::vector<float> dx(c.n * c.k, 1e30f);
+      LinearBackwardInputAtLevel(level, dx.data(), dyf.data(), w.view, c.n, false, pool);
+      ExpectClose(dx, ref, 1e-5,
+                  std::string(TypeName(c.type)) + " " + CpuLevelName(level) + " threads " + std::to_string(threads));
+    }
   }
 }
 
@@ -143,9 +155,11 @@ TEST(LinearBackward, WeightGradientAcrossTiles) {
       for (int64_t j = 0; j < k; ++j) ref[r * k + j] += static_cast<double>(dyf[i * m + r]) * xf[i * k + j];
     }
   }
-  std::vector<float> dw(m * k, 0.0f);
-  LinearBackwardWeight(dw.data(), dyf.data(), xf.data(), n, k, m, pool);
-  ExpectClose(dw, ref, 1e-5, "dw");
+  for (CpuLevel level : SupportedLevels()) {
+    std::vector<float> dw(m * k, 0.0f);
+    LinearBackwardWeightAtLevel(level, dw.data(), dyf.data(), xf.data(), n, k, m, pool);
+    ExpectClose(dw, ref, 1e-5, std::string("dw ") + CpuLevelName(level));
+  }
 }
 
 }  // namespace
