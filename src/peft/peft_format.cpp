@@ -144,7 +144,7 @@ Result<Adapter> LoadLora(const ConfigFields& f, const SafetensorsFile& st, const
     const HfNameMapping mapped = HfToGgufName(module + ".weight");
     if (mapped.kind != HfNameKind::kMapped) return unknown("no such weight in a LLaMA-family model");
     auto found = FindAdaptedLinear(config, mapped.gguf_name);
-    if (!found.ok()) return found.status().WithContext(st_path);
+    if (!found.ok()) return found.status().WithContext(st_path + ": tensor " + name);
     if (!dest->emplace(mapped.gguf_name, &t).second) return unknown("given twice");
   }
   if (a.empty()) return Status::Error(st_path + ": no LoRA tensors");

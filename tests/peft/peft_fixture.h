@@ -49,7 +49,8 @@ struct PeftBase {
   }
 
   std::shared_ptr<const Adapter> Load(const std::string& fixture_dir, float scale = 1.0f) {
-    auto a = LoadAdapter({PeftFixture(fixture_dir), scale}, f.config);
+    const std::string path = fixture_dir.rfind('/', 0) == 0 ? fixture_dir : PeftFixture(fixture_dir);
+    auto a = LoadAdapter({path, scale}, f.config);
     EXPECT_TRUE(a.ok()) << a.status().message();
     return a.ok() ? std::make_shared<const Adapter>(std::move(a).value()) : nullptr;
   }
