@@ -1,5 +1,7 @@
 #include "runtime/model.h"
 
+#include "peft/adapter_io.h"
+
 namespace leanlm {
 
 Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const ModelOptions& options) {
@@ -23,7 +25,18 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const ModelO
   LEANLM_ASSIGN_OR_RETURN(ModelWeights weights, BindWeights(src.config, src.tensors, path));
   LEANLM_ASSIGN_OR_RETURN(model->tokenizer_, Tokenizer::Create(*src.vocab));
   model->llama_ = std::make_unique<LlamaModel>(src.config, std::move(weights));
+  if (!options.adapters.empty()) LEANLM_RETURN_IF_ERROR(model->SetAdapters(options.adapters));
   return model;
+}
+
+Status Model::SetAdapters(const std::vector<std::string>& specs) {
+  std::vector<std::shared_ptr<const Adapter>> adapters;
+  for (const std::string& arg : specs) {
+    LEANLM_ASSIGN_OR_RETURN(const AdapterSpec spec, ParseAdapterSpec(arg));
+    LEANLM_ASSIGN_OR_RETURN(Adapter adapter, LoadAdapter(spec, config()));
+    adapters.push_back(std::make_shared<const Adapter>(std::move(adapter)));
+  }
+  return llama_->SetAdapters(std::move(adapters));
 }
 
 }  // namespace leanlm

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "io/model_source.h"
 #include "model/llama.h"
@@ -15,6 +16,7 @@ struct ModelOptions {
   std::string tokenizer_path;     // a separate tokenizer (llama2.c tokenizer.bin, tokenizer.json, GGUF)
   bool load_into_memory = false;  // copy weights to RAM instead of mapping the file
   bool prefault = false;          // map with MAP_POPULATE so decode never page-faults
+  std::vector<std::string> adapters;  // "FILE[:SCALE]": PEFT directories or GGUF LoRAs, applied unmerged
 };
 
 class Model {
@@ -25,6 +27,11 @@ class Model {
   const ModelConfig& config() const { return llama_->config(); }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   LlamaModel& llama() { return *llama_; }
+
+  // Loads adapters ("FILE[:SCALE]", see peft/adapter_io.h) for this model and
+  // applies them from the next forward on, replacing any before; an empty
+  // list removes them. The base weights are not touched.
+  Status SetAdapters(const std::vector<std::string>& specs);
 
  private:
   Model() = default;

@@ -16,6 +16,7 @@ int CompareCommand(int argc, char** argv) {
   std::string base_path, model_path, text, file, separator, tokenizer;
   int64_t ctx = 512, threads = 0;
   bool json = false, no_mmap = false;
+  std::vector<std::string> adapters;
   ArgParser args("compare",
                  "Compares MODEL with BASE on a text: KL divergence of MODEL from BASE, perplexities and their ratio, "
                  "change of the token probability, agreement of the most likely token. Default: llama.cpp's "
@@ -32,6 +33,7 @@ int CompareCommand(int argc, char** argv) {
                  "PATH");
   args.AddInt("-t,--threads", &threads, "threads (default: all cores)", 0, 1024);
   args.AddFlag("--no-mmap", &no_mmap, "load weights into memory instead of mapping the files");
+  RegisterAdapterFlag(args, &adapters);  // applied to MODEL: compare a base with base + adapter
   if (int rc = ParseOrExit(args, argc, argv); rc >= 0) return rc;
 
   const bool text_given = args.was_set("--prompt");
@@ -42,6 +44,7 @@ int CompareCommand(int argc, char** argv) {
   model_options.load_into_memory = no_mmap;
   auto base = Model::Load(base_path, model_options);
   if (!base.ok()) return Fail("compare", base.status());
+  model_options.adapters = adapters;
   auto model = Model::Load(model_path, model_options);
   if (!model.ok()) return Fail("compare", model.status());
   ThreadPool pool(threads > 0 ? static_cast<int>(threads)

@@ -20,13 +20,22 @@ void ModelFlags::Register(ArgParser& args) {
                  "PATH");
   args.AddInt("-t,--threads", &threads, "threads (default: all cores)", 0, 1024);
   args.AddFlag("--no-mmap", &no_mmap, "load weights into memory instead of mapping the file");
+  RegisterAdapterFlag(args, &adapters);
   args.Require("--model");
+}
+
+void RegisterAdapterFlag(ArgParser& args, std::vector<std::string>* adapters) {
+  args.AddStrings("--adapter", adapters,
+                  "apply an adapter unmerged: a PEFT directory (LoRA, DoRA, prompt or prefix tuning) or a llama.cpp "
+                  "GGUF LoRA, with an optional LoRA scale (default 1); repeatable",
+                  "FILE[:SCALE]");
 }
 
 ModelOptions ModelFlags::options() const {
   ModelOptions o;
   o.tokenizer_path = tokenizer_path;
   o.load_into_memory = no_mmap;
+  o.adapters = adapters;
   return o;
 }
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "args.h"
 #include "base/status.h"
@@ -14,10 +15,11 @@ namespace leanlm::cli {
 // Prints "leanlm <command>: error: <message>" and returns the exit code 1.
 int Fail(const std::string& command, const Status& status);
 
-// Flags every model-running command shares: -m, --tokenizer, -t, --no-mmap.
+// Flags every model-running command shares: -m, --tokenizer, -t, --no-mmap, --adapter.
 struct ModelFlags {
   std::string model_path;
   std::string tokenizer_path;
+  std::vector<std::string> adapters;
   int64_t threads = 0;
   bool no_mmap = false;
 
@@ -25,6 +27,9 @@ struct ModelFlags {
   ModelOptions options() const;
   int n_threads() const;  // 0 -> the machine's cores
 };
+
+// Registers the repeatable --adapter FILE[:SCALE] option.
+void RegisterAdapterFlag(ArgParser& args, std::vector<std::string>* adapters);
 
 // Sampling flags shared by run and chat (llama.cpp's defaults).
 struct SamplingFlags {
