@@ -12,7 +12,7 @@ text="$2"
 sep="$3"
 out_dir="$4"
 shift 4
-leanlm="$(dirname "$0")/../build/release/leanlm"
+leanlm="${LEANLM:-$(dirname "$0")/../build/release/leanlm}"  # LEANLM: another build
 mkdir -p "$out_dir"
 docs=()
 [[ -n "$sep" ]] && docs=(--docs "$sep")
