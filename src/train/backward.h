@@ -108,8 +108,7 @@ void BiasBackward(float* dbias, const float* dy, int64_t n, int64_t m);
 // is frozen: row tiles of it are converted to F32 in the pool's scratch as the
 // product needs them, never the whole matrix. Multithreaded; the F32 product
 // runs on MatMul's GEMM microkernels for the active CPU level.
-void LinearBackwardInput(float* dx, const float* dy, const TensorView& w, int64_t n, bool accumulate,
-                         ThreadPool& pool);
+void LinearBackwardInput(float* dx, const float* dy, const TensorView& w, int64_t n, bool accumulate, ThreadPool& pool);
 // For a trainable F32 W: dw (m, k) += dyᵀ · x; dy: (n, m), x: (n, k).
 // Multithreaded over tiles of dw (one writer each).
 void LinearBackwardWeight(float* dw, const float* dy, const float* x, int64_t n, int64_t k, int64_t m,
@@ -129,8 +128,9 @@ struct CrossEntropyResult {
 // counted rows, 0 for ignored rows, with denom = grad_denom if > 0, else the
 // count of this call (the gradient of the mean loss). A trainer that
 // accumulates micro-batches passes the count of the whole batch. dlogits may
-// be logits itself, or null for the loss alone (evaluation). Numerically stable (max-shifted, log-sum-exp in double);
-// multithreaded over rows.
+// be logits itself, or null for the loss alone (evaluation). Numerically
+// stable (max-shifted; the sum of exponentials in double); multithreaded over
+// rows.
 CrossEntropyResult CrossEntropyBackward(float* dlogits, const float* logits, const int32_t* labels, int64_t n,
                                         int64_t n_vocab, double grad_denom, ThreadPool& pool);
 

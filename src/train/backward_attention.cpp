@@ -67,8 +67,7 @@ LEANLM_TARGET_AVX2 void GatherPositionAvx2(float* out, const float* w, const flo
                                            int64_t g, float mul) {
   GatherPosition(out, w, src, s, p, g, mul);
 }
-void GatherPositionBase(float* out, const float* w, const float* src, const Shape& s, int64_t p, int64_t g,
-                        float mul) {
+void GatherPositionBase(float* out, const float* w, const float* src, const Shape& s, int64_t p, int64_t g, float mul) {
   GatherPosition(out, w, src, s, p, g, mul);
 }
 LEANLM_TARGET_AVX2 void ScoresAndDqAvx2(float* dq, float* ds, float* dp, const float* dout, const float* k,
@@ -122,8 +121,7 @@ void AttentionBackward(float* dq, const KvGradView& dkv, float* dscores, const f
   ForEachItem(pool, n * s.n_head_kv, [&](int task, int64_t item) {
     const int64_t i = n - 1 - item / s.n_head_kv, g = item % s.n_head_kv;
     auto* dp = static_cast<float*>(pool.Scratch(task, static_cast<size_t>(s.n_kv) * sizeof(float)));
-    scores(dq, dscores, dp, dout, kv.k + g * kv.head_stride, kv.v + g * kv.head_stride, kv.pos_stride, probs, s, i,
-           g);
+    scores(dq, dscores, dp, dout, kv.k + g * kv.head_stride, kv.v + g * kv.head_stride, kv.pos_stride, probs, s, i, g);
   });
   ForEachItem(pool, pos_items, [&](int, int64_t item) {
     const int64_t p = item / s.n_head_kv, g = item % s.n_head_kv;

@@ -181,8 +181,8 @@ LEANLM_TARGET_AVX2 void GatedBackwardAvx2(float* dgate, float* dup, const float*
   GatedBackward<Grad>(dgate, dup, dout, gate, up, begin, end);
 }
 template <class Grad>
-void GatedBackwardBase(float* dgate, float* dup, const float* dout, const float* gate, const float* up,
-                       int64_t begin, int64_t end) {
+void GatedBackwardBase(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int64_t begin,
+                       int64_t end) {
   GatedBackward<Grad>(dgate, dup, dout, gate, up, begin, end);
 }
 

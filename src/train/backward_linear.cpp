@@ -96,8 +96,7 @@ void LinearBackwardInput(float* dx, const float* dy, const TensorView& w, int64_
           const int rows = static_cast<int>(std::min<int64_t>(mr, n - s * mr));
           for (int64_t p = 0; p < panels; ++p) {
             const int pc = static_cast<int>(std::min<int64_t>(nr, cols - p * nr));
-            g.kernel(xp + s * depth * mr, wp + p * depth * nr, depth, dx + s * mr * k + c0 + p * nr, k, rows, pc,
-                     add);
+            g.kernel(xp + s * depth * mr, wp + p * depth * nr, depth, dx + s * mr * k + c0 + p * nr, k, rows, pc, add);
           }
         }
       }
@@ -117,8 +116,7 @@ void LinearBackwardWeight(float* dw, const float* dy, const float* x, int64_t n,
   const int64_t items = row_tiles * col_tiles;
   std::atomic<int64_t> next{0};
   RunTasks(pool, static_cast<int>(std::min<int64_t>(pool.size(), items)), [&](int task) {
-    float* xp = static_cast<float*>(
-        pool.Scratch(task, Floats(kWeightDepth * (max_slivers * mr + max_panels * nr))));
+    float* xp = static_cast<float*>(pool.Scratch(task, Floats(kWeightDepth * (max_slivers * mr + max_panels * nr))));
     float* wp = xp + kWeightDepth * max_slivers * mr;
     for (;;) {
       const int64_t item = next.fetch_add(1, std::memory_order_relaxed);
@@ -150,8 +148,8 @@ void LinearBackwardWeight(float* dw, const float* dy, const float* x, int64_t n,
           const int sr = static_cast<int>(std::min<int64_t>(mr, rows - s * mr));
           for (int64_t p = 0; p < panels; ++p) {
             const int pc = static_cast<int>(std::min<int64_t>(nr, cols - p * nr));
-            g.kernel(xp + s * depth * mr, wp + p * depth * nr, depth, dw + (r0 + s * mr) * k + c0 + p * nr, k, sr,
-                     pc, true);
+            g.kernel(xp + s * depth * mr, wp + p * depth * nr, depth, dw + (r0 + s * mr) * k + c0 + p * nr, k, sr, pc,
+                     true);
           }
         }
       }
