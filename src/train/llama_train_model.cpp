@@ -51,6 +51,21 @@ int64_t TrainableModel::n_total() const {
   return total;
 }
 
+std::vector<TrainParam> TrainableModel::Params() {
+  std::vector<TrainParam> params;
+  for (auto& t : tensors) {
+    TrainParam p;
+    p.name = t->name;
+    p.value = t->value.data();
+    p.grad = t->grad.data();
+    p.n = t->size();
+    p.no_weight_decay = !t->decay;
+    p.ne.assign(t->ne.begin(), t->ne.begin() + t->n_dims);
+    params.push_back(std::move(p));
+  }
+  return params;
+}
+
 void TrainableModel::ZeroGrads() {
   for (auto& t : tensors) std::fill(t->grad.begin(), t->grad.end(), 0.0f);
 }

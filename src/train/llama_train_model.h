@@ -18,6 +18,7 @@
 #include "base/tensor.h"
 #include "model/config.h"
 #include "model/weights.h"
+#include "train/optim.h"
 
 namespace leanlm {
 
@@ -107,6 +108,8 @@ struct TrainableModel {
   // trainable base tensor counts once.
   int64_t n_total() const;
   void ZeroGrads();
+  // Views of every trainable tensor for the optimizer and checkpoints.
+  std::vector<TrainParam> Params();
   // Appends a tensor (zero value and gradient) and returns it.
   TrainTensor* AddTensor(std::string name, std::array<int64_t, 4> ne, int n_dims, bool decay);
 };

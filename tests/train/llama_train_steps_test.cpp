@@ -1,4 +1,4 @@
-// Each fine-tuning method learns: a few AdamW steps on one repeated batch
+// Each fine-tuning method learns: a few AdamW steps (train/optim.h) on one repeated batch
 // lower the loss of a small random model (n_embd 64, so QLoRA's NF4 blocks of
 // 64 apply to every linear). Also: QLoRA's base really is NF4 and its LoRA
 // gradients equal LoRA's over the dequantized base; parameter counts;
@@ -12,6 +12,7 @@
 #include "base/dtype.h"
 #include "quant/registry.h"
 #include "train/llama_train.h"
+#include "train/optim.h"
 #include "train/peft_methods.h"
 
 namespace leanlm {
@@ -66,25 +67,6 @@ std::unique_ptr<RandomModel> MakeRandomModel() {
   return m;
 }
 
-// Plain AdamW (bias-corrected, decoupled decay), enough to see learning.
-void AdamWStep(TrainableModel& m, std::map<TrainTensor*, std::pair<std::vector<float>, std::vector<float>>>& state,
-               int step, float lr) {
-  constexpr float kB1 = 0.9f, kB2 = 0.999f, kEps = 1e-8f, kDecay = 0.01f;
-  for (auto& t : m.tensors) {
-    auto& [mom, var] = state[t.get()];
-    mom.resize(t->value.size());
-    var.resize(t->value.size());
-    const float c1 = 1 - std::pow(kB1, static_cast<float>(step)), c2 = 1 - std::pow(kB2, static_cast<float>(step));
-    for (size_t i = 0; i < t->value.size(); ++i) {
-      const float g = t->grad[i];
-      mom[i] = kB1 * mom[i] + (1 - kB1) * g;
-      var[i] = kB2 * var[i] + (1 - kB2) * g * g;
-      if (t->decay) t->value[i] -= lr * kDecay * t->value[i];
-      t->value[i] -= lr * (mom[i] / c1) / (std::sqrt(var[i] / c2) + kEps);
-    }
-  }
-}
-
 class StepsTest : public ::testing::TestWithParam<TrainMethod> {};
 
 TEST_P(StepsTest, FewAdamWStepsLowerTheLoss) {
@@ -110,11 +92,14 @@ TEST_P(StepsTest, FewAdamWStepsLowerTheLoss) {
 
   auto first = graph.Evaluate(batch, pool);
   ASSERT_TRUE(first.ok());
-  std::map<TrainTensor*, std::pair<std::vector<float>, std::vector<float>>> state;
+  OptimizerOptions adamw;
+  adamw.weight_decay = 0.01;
+  auto optimizer = Optimizer::Create(adamw, m.Params());
+  ASSERT_TRUE(optimizer.ok()) << optimizer.status().message();
   for (int step = 1; step <= 12; ++step) {
     m.ZeroGrads();
     ASSERT_TRUE(graph.ForwardBackward(batch, 0, static_cast<uint64_t>(step), pool).ok());
-    AdamWStep(m, state, step, o.method == TrainMethod::kFull ? 3e-3f : 2e-2f);
+    (*optimizer)->Step(o.method == TrainMethod::kFull ? 3e-3 : 2e-2);
   }
   auto last = graph.Evaluate(batch, pool);
   ASSERT_TRUE(last.ok());
