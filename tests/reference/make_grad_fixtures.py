@@ -7,9 +7,9 @@ parameter. It shares no code with leanlm.
 Run from the repository root with Debian's torch 1.13:
     /usr/bin/python3 tests/reference/make_grad_fixtures.py
 
-base.{json,bin}: config (ModelConfig field names), tokens and targets (B, T;
+base.{json,bin} (and variant.{json,bin}, a second model): config (ModelConfig field names), tokens and targets (B, T;
 target -1 = no loss), the frozen weights (llama.cpp names, ggml shapes, f32).
-METHOD.{json,bin}: the method's options, each trainable tensor's initial value
+METHOD.{json,bin}: the base it uses, the method's options, each trainable tensor's initial value
 and its gradient (ggml shape, byte offsets into METHOD.bin), and the loss.
 The trainable values are random (LoRA's B and the adapters' up-projections
 included, which real training initialises to zero), so every gradient is
@@ -42,6 +42,8 @@ CONFIG = dict(n_vocab=64, n_embd=32, n_layer=2, n_head=4, n_head_kv=2, n_ff=48, 
               norm_eps=1e-5, rope_theta=10000.0, rope_neox=True, rope_dim=0, rope_scaling="none", rope_factor=1.0,
               rope_low_freq_factor=1.0, rope_high_freq_factor=4.0, rope_orig_ctx=8192, tied_embeddings=False,
               qkv_bias=False, activation="silu", embed_scale=1.0)
+VARIANT = dict(CONFIG, n_vocab=24, n_embd=16, n_head=2, n_head_kv=1, n_ff=16, head_dim=8, rope_neox=False,
+               rope_theta=100.0, tied_embeddings=True, qkv_bias=True, activation="gelu_tanh", embed_scale=4.0)
 B, T = 2, 8
 LINEARS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
 
@@ -53,6 +55,17 @@ def rms_norm(x, w, eps):
 def rotate_half(x):
     h = x.shape[-1] // 2
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+def rope(x, cos, sin, neox):
+    """x: (..., S, head_dim); cos, sin: (S, head_dim / 2). neox: pairs are
+    (i, i + head_dim/2) (HF's rotate_half), else adjacent (2i, 2i+1)."""
+    if neox:
+        cos, sin = torch.cat((cos, cos), dim=-1), torch.cat((sin, sin), dim=-1)
+        return x * cos + rotate_half(x) * sin
+    pairs = x.reshape(*x.shape[:-1], -1, 2)
+    x0, x1 = pairs[..., 0], pairs[..., 1]
+    return torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1).reshape(x.shape)
 
 
 def gelu(x):
@@ -69,8 +82,9 @@ def linear(c, w, m, l, name, x):
     """x @ W.T with the method's LoRA / DoRA on top."""
     W = w["blk.%d.%s.weight" % (l, name)]
     p = "blk.%d.%s." % (l, name)
+    bias = w.get(p + "bias")
     if m["method"] not in ("lora", "dora") or p + "lora_a" not in m["params"]:
-        return x @ W.T
+        return x @ W.T + (0 if bias is None else bias)
     A, Bm = m["params"][p + "lora_a"], m["params"][p + "lora_b"]
     s = m["alpha"] / m["r"]
     y = x @ W.T + s * (x @ A.T) @ Bm.T
@@ -108,16 +122,16 @@ def forward(c, w, tokens, m):
     x = w["token_embd.weight"][tokens] * c["embed_scale"]
     n_virtual = n_prefix = 0
     if method == "prompt":
-        n_virtual = prm["prompt.embd"].shape[0]
-        x = torch.cat((prm["prompt.embd"].expand(nb, -1, -1), x), dim=1)
+        n_virtual = prm["prompt.embd"].shape[0]  # scaled like the tokens (HF scales inputs_embeds)
+        x = torch.cat((prm["prompt.embd"].expand(nb, -1, -1) * c["embed_scale"], x), dim=1)
     elif method == "prefix":
         kv = prefix_kv(c, m)
         n_prefix = kv.shape[0]
     S = x.shape[1]
     pos = torch.arange(n_prefix, n_prefix + S, dtype=torch.float64)
     inv = 1.0 / (c["rope_theta"] ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
-    emb = torch.cat((torch.outer(pos, inv),) * 2, dim=-1)
-    cos, sin = emb.cos(), emb.sin()
+    angles = torch.outer(pos, inv)
+    cos, sin = angles.cos(), angles.sin()
     # query i sees every prefix key and text keys 0..i
     mask = torch.full((S, S), float("-inf"), dtype=torch.float64).triu(1)
     mask = torch.cat((torch.zeros(S, n_prefix, dtype=torch.float64), mask), dim=1)
@@ -128,7 +142,7 @@ def forward(c, w, tokens, m):
         q = linear(c, w, m, l, "attn_q", h).view(nb, S, H, hd).transpose(1, 2)
         k = linear(c, w, m, l, "attn_k", h).view(nb, S, Hkv, hd).transpose(1, 2)
         v = linear(c, w, m, l, "attn_v", h).view(nb, S, Hkv, hd).transpose(1, 2)
-        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        q, k = rope(q, cos, sin, c["rope_neox"]), rope(k, cos, sin, c["rope_neox"])
         if n_prefix:
             pk = kv[:, (2 * l) * kvd:(2 * l + 1) * kvd].view(n_prefix, Hkv, hd).transpose(0, 1)
             pv = kv[:, (2 * l + 1) * kvd:(2 * l + 2) * kvd].view(n_prefix, Hkv, hd).transpose(0, 1)
@@ -140,10 +154,12 @@ def forward(c, w, tokens, m):
         o = (att @ v).transpose(1, 2).reshape(nb, S, H * hd)
         x = x + bottleneck(m, pfx + "adapter_attn", linear(c, w, m, l, "attn_output", o))
         h = rms_norm(x, w[pfx + "ffn_norm.weight"], c["norm_eps"])
-        g = torch.nn.functional.silu(linear(c, w, m, l, "ffn_gate", h)) * linear(c, w, m, l, "ffn_up", h)
+        act = torch.nn.functional.silu if c["activation"] == "silu" else gelu
+        g = act(linear(c, w, m, l, "ffn_gate", h)) * linear(c, w, m, l, "ffn_up", h)
         x = x + bottleneck(m, pfx + "adapter_ffn", linear(c, w, m, l, "ffn_down", g))
     x = rms_norm(x, w["output_norm.weight"], c["norm_eps"])
-    return (x @ w["output.weight"].T)[:, n_virtual:]
+    head = w["token_embd.weight"] if c["tied_embeddings"] else w["output.weight"]
+    return (x @ head.T)[:, n_virtual:]
 
 
 def loss_of(c, w, tokens, targets, m):
@@ -159,14 +175,17 @@ def random_weights(c, g):
         return torch.randn(*shape, generator=g, dtype=torch.float64) * std
 
     d = c["n_embd"]
-    w = {"token_embd.weight": randn(c["n_vocab"], d), "output_norm.weight": 1 + randn(d, std=0.2),
-         "output.weight": randn(c["n_vocab"], d, std=d ** -0.5)}
+    w = {"token_embd.weight": randn(c["n_vocab"], d), "output_norm.weight": 1 + randn(d, std=0.2)}
+    if not c["tied_embeddings"]:
+        w["output.weight"] = randn(c["n_vocab"], d, std=d ** -0.5)
     for l in range(c["n_layer"]):
         p = "blk.%d." % l
         w[p + "attn_norm.weight"] = 1 + randn(d, std=0.2)
         w[p + "ffn_norm.weight"] = 1 + randn(d, std=0.2)
         for name, (n_in, n_out) in linear_dims(c).items():
             w[p + name + ".weight"] = randn(n_out, n_in, std=(2.0 if name in ("attn_q", "attn_k") else 1.0) * n_in ** -0.5)
+            if c["qkv_bias"] and name in ("attn_q", "attn_k", "attn_v"):
+                w[p + name + ".bias"] = randn(n_out, std=0.5)
     return {name: t.to(torch.float32).to(torch.float64) for name, t in w.items()}
 
 
@@ -184,14 +203,14 @@ def write_tensors(blob, entries, tensors):
 
 def write_json(name, doc, blob):
     with open(os.path.join(OUT_DIR, name + ".json"), "w") as f:
-        json.dump(doc, f, indent=1)
+        json.dump(doc, f, separators=(",", ":"))  # compact: the fixtures stay under 300 KB
         f.write("\n")
     with open(os.path.join(OUT_DIR, name + ".bin"), "wb") as f:
         f.write(blob)
     print("%-14s %6d bytes" % (name, len(blob)))
 
 
-def write_method(name, c, w, tokens, targets, m, options, params_from=None, shared=()):
+def write_method(name, c, w, tokens, targets, m, options, params_from=None, shared=(), base="base"):
     """params_from names the fixture that stores the values of the `shared`
     parameters (not repeated here, to keep the fixtures small)."""
     leaves = {}
@@ -210,7 +229,8 @@ def write_method(name, c, w, tokens, targets, m, options, params_from=None, shar
     write_tensors(blob, grads, {k: v.grad for k, v in leaves.items()})
     smallest = min(v.grad.abs().max().item() for v in leaves.values())
     assert smallest > 1e-4, "%s: a gradient is ~0 (%g): the fixture would not test it" % (name, smallest)
-    doc = {"method": m["method"], "options": options, "loss": loss.item(), "params": params, "grads": grads}
+    doc = {"method": m["method"], "base": base, "options": options, "loss": loss.item(), "params": params,
+           "grads": grads}
     if params_from:
         doc["params_from"] = params_from
     write_json(name, doc, blob)
@@ -280,6 +300,24 @@ def main():
            "prefix.mlp2.bias": randn(L * 2 * kvd, std=0.3)}
     write_method("prefix_mlp", c, w, tokens, targets, {"method": "prefix", "params": mlp},
                  {"n_virtual": P, "token_dim": d, "hidden": hidden})
+
+    # A second, smaller model for the features the first lacks: tied head,
+    # Q/K/V biases, GELU gate, scaled embeddings, adjacent-pair RoPE, MQA.
+    c = VARIANT
+    g = torch.Generator().manual_seed(5)
+    w = random_weights(c, g)
+    tokens = torch.randint(0, c["n_vocab"], (B, T), generator=g)
+    targets = torch.randint(0, c["n_vocab"], (B, T), generator=g)
+    targets[1, :2] = -1
+    blob, entries = bytearray(), []
+    write_tensors(blob, entries, w)
+    write_json("variant", {"description": "tied head, qkv biases, GELU, embed scale, adjacent RoPE, MQA",
+                           "config": c, "batch": B, "seq": T, "tokens": tokens.tolist(),
+                           "targets": targets.tolist(), "tensors": entries}, blob)
+    write_method("full_variant", c, w, tokens, targets, {"method": "full", "params": {}}, {}, base="variant")
+    prompt = f32(torch.randn(2, c["n_embd"], generator=g, dtype=torch.float64) * 0.3)
+    write_method("prompt_variant", c, w, tokens, targets, {"method": "prompt", "params": {"prompt.embd": prompt}},
+                 {"n_virtual": 2}, base="variant")
 
 
 if __name__ == "__main__":

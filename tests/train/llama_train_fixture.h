@@ -62,9 +62,10 @@ struct GradBase {
   int64_t batch = 0, seq = 0;
 };
 
-inline std::unique_ptr<GradBase> LoadGradBase() {
+// `name`: "base" or "variant".
+inline std::unique_ptr<GradBase> LoadGradBase(const std::string& name) {
   auto base = std::make_unique<GradBase>();
-  const nlohmann::json doc = ReadFixtureJson("base");
+  const nlohmann::json doc = ReadFixtureJson(name);
   base->config = ConfigFromFixture(doc.at("config"));
   base->batch = doc.at("batch");
   base->seq = doc.at("seq");
@@ -74,7 +75,7 @@ inline std::unique_ptr<GradBase> LoadGradBase() {
   for (const auto& row : doc.at("targets")) {
     for (int v : row) base->labels.push_back(v);
   }
-  ReadTable(doc.at("tensors"), ReadFixtureBin("base"), base->weights);
+  ReadTable(doc.at("tensors"), ReadFixtureBin(name), base->weights);
   for (auto& [name, data] : base->weights.values) {
     TensorView v;
     v.data = data.data();
@@ -88,6 +89,7 @@ inline std::unique_ptr<GradBase> LoadGradBase() {
 
 struct GradMethod {
   nlohmann::json doc;
+  std::string base;     // the model fixture it applies to
   NamedTensors params;  // initial values (with those of params_from)
   NamedTensors grads;
   double loss = 0;
@@ -100,6 +102,7 @@ inline GradMethod LoadGradMethod(const std::string& name) {
   ReadTable(m.doc.at("params"), bin, m.params);
   ReadTable(m.doc.at("grads"), bin, m.grads);
   m.loss = m.doc.at("loss");
+  m.base = m.doc.at("base");
   if (m.doc.contains("params_from")) {
     const GradMethod from = LoadGradMethod(m.doc.at("params_from"));
     for (const auto& [k, v] : from.params.values) m.params.values.emplace(k, v);

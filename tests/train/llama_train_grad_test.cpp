@@ -2,7 +2,9 @@
 // (float64) on a 2-layer GQA model (tests/reference/make_grad_fixtures.py):
 // full fine-tuning, LoRA, DoRA (through the norm and with PEFT's detached
 // norm), bottleneck adapters, prompt tuning, prefix tuning with and without
-// the reparameterization MLP; with and without layer recomputation.
+// the reparameterization MLP; with and without layer recomputation. A second
+// model covers a tied head, Q/K/V biases, a GELU gate, scaled embeddings,
+// adjacent-pair RoPE and MQA.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -38,8 +40,8 @@ class GradTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GradTest, MatchesPyTorch) {
   const Case& c = GetParam();
-  const auto base = LoadGradBase();
   const GradMethod ref = LoadGradMethod(c.fixture);
+  const auto base = LoadGradBase(ref.base);
   auto weights = BindWeights(base->config, base->tensors, "grad/base");
   ASSERT_TRUE(weights.ok()) << weights.status().message();
   ThreadPool pool(c.threads);
@@ -113,7 +115,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"adapter", Method(TrainMethod::kAdapter), true, 2},
                       Case{"prompt", Method(TrainMethod::kPrompt, 3)},
                       Case{"prefix", Method(TrainMethod::kPtuning2, 3)},
-                      Case{"prefix_mlp", Method(TrainMethod::kPrefix, 3, 16), true, 2}),
+                      Case{"prefix_mlp", Method(TrainMethod::kPrefix, 3, 16), true, 2},
+                      Case{"full_variant", Method(TrainMethod::kFull), false, 2},
+                      Case{"full_variant", Method(TrainMethod::kFull), true, 1},
+                      Case{"prompt_variant", Method(TrainMethod::kPrompt, 2)}),
     CaseName);
 
 }  // namespace
