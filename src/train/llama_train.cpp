@@ -18,9 +18,10 @@
 namespace leanlm {
 namespace {
 
-// Rows of the output head processed at once: bounds the logits to
-// kHeadChunk × n_vocab floats.
-constexpr int64_t kHeadChunk = 64;
+// Rows of the output head processed at once: the logits of a chunk take at
+// most ~32 MB, and each chunk streams the whole head matrix (in the forward
+// and in dx), so chunks are as large as that allows.
+int64_t HeadChunk(int64_t n_vocab) { return std::clamp<int64_t>((int64_t{8} << 20) / n_vocab, 16, 1024); }
 
 // What one layer's backward needs. N = B·S rows (S = prompt + tokens),
 // K = prefix + S key/value rows per sequence.
@@ -273,11 +274,12 @@ CrossEntropyResult LlamaTrainGraph::Impl::Head(const float* xf, float* dxf, doub
   const int64_t d = c.n_embd, vocab = c.n_vocab;
   float* dout = dxf != nullptr ? m.GradOf(w.output) : nullptr;
   float* dnorm = dxf != nullptr ? m.GradOf(w.output_norm) : nullptr;
-  std::vector<float> xn(static_cast<size_t>(kHeadChunk * d)), rstd(static_cast<size_t>(kHeadChunk));
-  std::vector<float> logits(static_cast<size_t>(kHeadChunk * vocab)), dxn_rows(static_cast<size_t>(kHeadChunk * d));
+  const int64_t chunk = std::min(HeadChunk(vocab), n);
+  std::vector<float> xn(static_cast<size_t>(chunk * d)), rstd(static_cast<size_t>(chunk));
+  std::vector<float> logits(static_cast<size_t>(chunk * vocab)), dxn_rows(static_cast<size_t>(chunk * d));
   CrossEntropyResult total;
-  for (int64_t r0 = 0; r0 < n; r0 += kHeadChunk) {
-    const int64_t rows = std::min(kHeadChunk, n - r0);
+  for (int64_t r0 = 0; r0 < n; r0 += chunk) {
+    const int64_t rows = std::min(chunk, n - r0);
     const int32_t* lab = labels.data() + r0;
     if (std::all_of(lab, lab + rows, [](int32_t v) { return v < 0; })) {
       if (dxf != nullptr) std::fill(dxf + r0 * d, dxf + (r0 + rows) * d, 0.0f);
