@@ -115,12 +115,34 @@ INSTANTIATE_TEST_SUITE_P(Methods, StepsTest,
                            return std::string(TrainMethodName(info.param));
                          });
 
-// QLoRA keeps the block linears in NF4 (36 bytes per 64 weights, < 1/7 of
-// F32), and its LoRA gradients are LoRA's over a base holding the NF4 values.
-TEST(Qlora, BaseIsNf4AndGradientsMatchDequantizedBase) {
+// The block linears of `w` stored as `type` (bytes kept in store).
+void StoreLinearsAs(ModelWeights& w, DType type, std::vector<std::vector<uint8_t>>& store) {
+  for (LayerWeights& L : w.layers) {
+    for (TensorView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
+      std::vector<uint8_t>& bytes = store.emplace_back(RowBytes(type, v->cols()).value() * v->rows());
+      for (int64_t r = 0; r < v->rows(); ++r) {
+        std::vector<float> row(static_cast<size_t>(v->cols()));
+        GetTypeTraits(v->type).to_float(v->row(r), row.data(), v->cols());
+        GetTypeTraits(type).from_float(row.data(), bytes.data() + r * RowBytes(type, v->cols()).value(), v->cols());
+      }
+      v->data = bytes.data();
+      v->type = type;
+    }
+  }
+}
+
+// QLoRA holds the block linears in NF4 (36 bytes per 64 weights, < 1/7 of
+// F32) when loaded as F32/F16, or keeps the quantized type they were loaded
+// in; its LoRA gradients are LoRA's over a F32 base holding the same values.
+class Qlora : public ::testing::TestWithParam<std::pair<DType, DType>> {};
+
+TEST_P(Qlora, BaseStaysSmallAndGradientsMatchDequantizedBase) {
+  const auto [loaded, held] = GetParam();
   const auto rm = MakeRandomModel();
   auto weights = BindWeights(rm->config, rm->tensors, "random");
   ASSERT_TRUE(weights.ok());
+  std::vector<std::vector<uint8_t>> store;
+  if (loaded != DType::kF32) StoreLinearsAs(*weights, loaded, store);
   ThreadPool pool(2);
   MethodOptions o;
   o.method = TrainMethod::kQlora;
@@ -129,20 +151,17 @@ TEST(Qlora, BaseIsNf4AndGradientsMatchDequantizedBase) {
   ASSERT_TRUE(q.ok());
   int64_t f32_bytes = 0, q_bytes = 0;
   ModelWeights dequant = (*q)->weights;
-  std::vector<std::vector<float>> store;
-  for (size_t l = 0; l < dequant.layers.size(); ++l) {
-    LayerWeights& L = dequant.layers[l];
+  for (LayerWeights& L : dequant.layers) {
     for (TensorView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
-      ASSERT_EQ(v->type, kNF4);
+      ASSERT_EQ(v->type, held);
       q_bytes += static_cast<int64_t>(v->bytes());
       f32_bytes += v->elements() * 4;
-      std::vector<float>& f = store.emplace_back(static_cast<size_t>(v->elements()));
-      GetTypeTraits(kNF4).to_float(v->data, f.data(), v->elements());
-      v->data = f.data();
-      v->type = DType::kF32;
     }
   }
-  EXPECT_LE(q_bytes * 6, f32_bytes);
+  if (held == kNF4) {
+    EXPECT_LE(q_bytes * 6, f32_bytes);
+  }
+  StoreLinearsAs(dequant, DType::kF32, store);
   o.method = TrainMethod::kLora;
   auto l = BuildTrainableModel(rm->config, dequant, o, pool);
   ASSERT_TRUE(l.ok());
@@ -171,6 +190,14 @@ TEST(Qlora, BaseIsNf4AndGradientsMatchDequantizedBase) {
   }
 }
 
+INSTANTIATE_TEST_SUITE_P(BaseTypes, Qlora,
+                         ::testing::Values(std::pair{DType::kF32, kNF4}, std::pair{DType::kF16, kNF4},
+                                           std::pair{DType::kQ8_0, DType::kQ8_0},
+                                           std::pair{DType::kQ4_0, DType::kQ4_0}),
+                         [](const ::testing::TestParamInfo<std::pair<DType, DType>>& info) {
+                           return std::string(TypeName(info.param.first));
+                         });
+
 TEST(Methods, CountsOptionErrorsAndExport) {
   const auto rm = MakeRandomModel();
   auto weights = BindWeights(rm->config, rm->tensors, "random");
@@ -196,6 +223,16 @@ TEST(Methods, CountsOptionErrorsAndExport) {
   EXPECT_EQ(adapter->lora()->targets.size(), 4u);
   EXPECT_EQ(adapter->lora()->targets[1].weight, "blk.0.attn_v.weight");
   EXPECT_FLOAT_EQ(adapter->lora()->scale(), 16.0f / 4);
+
+  // A regex over weight names picks the targets; rsLoRA scales by alpha / sqrt(r).
+  o.target_pattern = "blk\\.1\\..*(attn_q|ffn_down)";
+  o.rslora = true;
+  auto re = BuildTrainableModel(c, *weights, o, pool);
+  ASSERT_TRUE(re.ok()) << re.status().message();
+  ASSERT_EQ((*re)->lora_modules.size(), 2u);
+  EXPECT_EQ((*re)->layers[1].lora[0], (*re)->lora_modules[0].get());
+  EXPECT_EQ((*re)->layers[1].lora[6], (*re)->lora_modules[1].get());
+  EXPECT_FLOAT_EQ((*re)->lora_modules[0]->scale, 16.0f / 2);
 
   o.method = TrainMethod::kFull;
   o.full_pattern = "norm";
@@ -228,6 +265,34 @@ TEST(Methods, CountsOptionErrorsAndExport) {
   }
   EXPECT_FALSE(ParseTrainMethod("loraa").ok());
   EXPECT_EQ(ParseTrainMethod("ptuning2").value(), TrainMethod::kPtuning2);
+}
+
+// Same inputs, same seed: bit-identical gradients (resuming a run relies on
+// it), dropout included; another seed draws other dropout masks.
+TEST(Graph, Deterministic) {
+  const auto rm = MakeRandomModel();
+  auto weights = BindWeights(rm->config, rm->tensors, "random");
+  ASSERT_TRUE(weights.ok());
+  ThreadPool pool(2);
+  MethodOptions o;
+  o.dropout = 0.2f;
+  auto m = BuildTrainableModel(rm->config, *weights, o, pool);
+  ASSERT_TRUE(m.ok());
+  for (auto& t : (*m)->tensors) {
+    for (size_t i = 0; i < t->value.size(); ++i) t->value[i] += 0.01f * std::cos(static_cast<float>(i));
+  }
+  LlamaTrainGraph graph(**m);
+  const TrainBatch batch{rm->tokens.data(), rm->labels.data(), 2, 16};
+  auto grads = [&](uint64_t seed) {
+    (*m)->ZeroGrads();
+    EXPECT_TRUE(graph.ForwardBackward(batch, 0, seed, pool).ok());
+    std::vector<float> all;
+    for (const auto& t : (*m)->tensors) all.insert(all.end(), t->grad.begin(), t->grad.end());
+    return all;
+  };
+  const std::vector<float> first = grads(5);
+  EXPECT_EQ(grads(5), first);
+  EXPECT_NE(grads(6), first);
 }
 
 TEST(Graph, RejectsBadBatches) {
