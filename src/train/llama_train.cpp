@@ -89,6 +89,7 @@ struct LlamaTrainGraph::Impl {
   PrefixTape prefix;
   std::vector<float> dprefix;      // (n_pre, n_layer * 2 * kv_dim)
   // Scratch of the layer passes.
+  LinearScratch linear;
   std::vector<float> kt, vt, proj, dq, dk, dv, dkt, dvt, datt, dxn, dhid, dup;
 };
 
@@ -153,11 +154,11 @@ void LlamaTrainGraph::Impl::LayerForward(int64_t l, float* xl, LayerTape& t, Thr
   Resize(kt, n * kvd);
   Resize(vt, n * kvd);
   TrainLinearForward(L.wq, Lora(l, LinearSlot::kQ), Dropout(l, LinearSlot::kQ), t.xn1.data(), n, t.q.data(),
-                     t.lin[slot(LinearSlot::kQ)], pool);
+                     t.lin[slot(LinearSlot::kQ)], linear, pool);
   TrainLinearForward(L.wk, Lora(l, LinearSlot::kK), Dropout(l, LinearSlot::kK), t.xn1.data(), n, kt.data(),
-                     t.lin[slot(LinearSlot::kK)], pool);
+                     t.lin[slot(LinearSlot::kK)], linear, pool);
   TrainLinearForward(L.wv, Lora(l, LinearSlot::kV), Dropout(l, LinearSlot::kV), t.xn1.data(), n, vt.data(),
-                     t.lin[slot(LinearSlot::kV)], pool);
+                     t.lin[slot(LinearSlot::kV)], linear, pool);
   if (L.bq.valid()) BiasForward(t.q.data(), L.bq.f32(), n, qd);
   if (L.bk.valid()) BiasForward(kt.data(), L.bk.f32(), n, kvd);
   if (L.bv.valid()) BiasForward(vt.data(), L.bv.f32(), n, kvd);
@@ -183,7 +184,7 @@ void LlamaTrainGraph::Impl::LayerForward(int64_t l, float* xl, LayerTape& t, Thr
   }
   Resize(proj, n * d);
   TrainLinearForward(L.wo, Lora(l, LinearSlot::kO), Dropout(l, LinearSlot::kO), t.att.data(), n, proj.data(),
-                     t.lin[slot(LinearSlot::kO)], pool);
+                     t.lin[slot(LinearSlot::kO)], linear, pool);
   if (T.adapter_attn != nullptr) BottleneckForward(*T.adapter_attn, proj.data(), n, t.adapter_attn, pool);
   AddForward(xl, proj.data(), n * d);
 
@@ -195,12 +196,12 @@ void LlamaTrainGraph::Impl::LayerForward(int64_t l, float* xl, LayerTape& t, Thr
   Resize(t.up, n * ff);
   Resize(t.hidden, n * ff);
   TrainLinearForward(L.ffn_gate, Lora(l, LinearSlot::kGate), Dropout(l, LinearSlot::kGate), t.xn2.data(), n,
-                     t.gate.data(), t.lin[slot(LinearSlot::kGate)], pool);
+                     t.gate.data(), t.lin[slot(LinearSlot::kGate)], linear, pool);
   TrainLinearForward(L.ffn_up, Lora(l, LinearSlot::kUp), Dropout(l, LinearSlot::kUp), t.xn2.data(), n,
-                     t.up.data(), t.lin[slot(LinearSlot::kUp)], pool);
+                     t.up.data(), t.lin[slot(LinearSlot::kUp)], linear, pool);
   GatedActivationForward(t.hidden.data(), t.gate.data(), t.up.data(), n * ff, c.activation, pool);
   TrainLinearForward(L.ffn_down, Lora(l, LinearSlot::kDown), Dropout(l, LinearSlot::kDown), t.hidden.data(), n,
-                     proj.data(), t.lin[slot(LinearSlot::kDown)], pool);
+                     proj.data(), t.lin[slot(LinearSlot::kDown)], linear, pool);
   if (T.adapter_ffn != nullptr) BottleneckForward(*T.adapter_ffn, proj.data(), n, t.adapter_ffn, pool);
   AddForward(xl, proj.data(), n * d);
 }
@@ -214,7 +215,7 @@ void LlamaTrainGraph::Impl::LayerBackward(int64_t l, float* dxl, LayerTape& t, T
   const bool detach = m.dora_detach_norm;
   auto backward = [&](const TensorView& w, LinearSlot s, const float* dy, const float* xin, float* dxin, bool acc) {
     TrainLinearBackward(w, m.GradOf(w), Lora(l, s), Dropout(l, s), detach, dy, xin, n, t.lin[static_cast<size_t>(s)],
-                        dxin, acc, pool);
+                        dxin, acc, linear, pool);
   };
   auto norm_grad = [&](const TensorView& w) { return m.GradOf(w); };
 

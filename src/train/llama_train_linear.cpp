@@ -20,14 +20,20 @@ uint64_t Mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// out (count) = in ⊙ mask, mask = 0 or 1 / (1 - p) by the hash of (seed, i).
+// out (count) = in ⊙ mask, mask = 0 or 1 / (1 - p) by the hash of (seed, i);
+// in == nullptr gives the mask itself.
 void ApplyDropout(float* out, const float* in, int64_t count, const DropoutKey& key) {
   const float keep_scale = 1.0f / (1.0f - key.p);
   const uint64_t base = Mix(key.seed);
   for (int64_t i = 0; i < count; ++i) {
     const double u = static_cast<double>(Mix(base + static_cast<uint64_t>(i)) >> 11) * 0x1.0p-53;
-    out[i] = u < key.p ? 0.0f : in[i] * keep_scale;
+    out[i] = u < key.p ? 0.0f : (in != nullptr ? in[i] : 1.0f) * keep_scale;
   }
+}
+
+float* Sized(std::vector<float>& v, int64_t n) {
+  v.resize(static_cast<size_t>(n));
+  return v.data();
 }
 
 // row (in) = W[r] + s · Σ_j B[r][j] A[j]: row r of DoRA's V = W + s B A.
@@ -82,22 +88,20 @@ std::vector<float> DoraRowNorms(const TensorView& w, const LoraModule& lora, Thr
 }
 
 void TrainLinearForward(const TensorView& w, const LoraModule* lora, const DropoutKey& dropout, const float* x,
-                        int64_t n, float* y, LinearTape& tape, ThreadPool& pool) {
+                        int64_t n, float* y, LinearTape& tape, LinearScratch& scratch, ThreadPool& pool) {
   MatMul(w, x, n, y, pool);
   if (lora == nullptr) return;
   const int64_t in = lora->in, out = lora->out, rank = lora->r;
-  std::vector<float> dropped;
   const float* xd = x;
   if (dropout.p > 0) {
-    dropped.resize(static_cast<size_t>(n * in));
-    ApplyDropout(dropped.data(), x, n * in, dropout);
-    xd = dropped.data();
+    float* dropped = Sized(scratch.in_a, n * in);
+    ApplyDropout(dropped, x, n * in, dropout);
+    xd = dropped;
   }
-  tape.xa.resize(static_cast<size_t>(n * rank));
-  MatMul(lora->a->view(), xd, n, tape.xa.data(), pool);  // (n, r)
-  std::vector<float> update(static_cast<size_t>(n * out));
-  MatMul(lora->b->view(), tape.xa.data(), n, update.data(), pool);  // (n, out)
-  vec::Axpy(y, lora->scale, update.data(), n * out);
+  MatMul(lora->a->view(), xd, n, Sized(tape.xa, n * rank), pool);  // (n, r)
+  float* update = Sized(scratch.out_a, n * out);
+  MatMul(lora->b->view(), tape.xa.data(), n, update, pool);  // (n, out)
+  vec::Axpy(y, lora->scale, update, n * out);
   if (lora->magnitude == nullptr) return;
   tape.norm = DoraRowNorms(w, *lora, pool);
   tape.z.assign(y, y + n * out);
@@ -109,20 +113,19 @@ void TrainLinearForward(const TensorView& w, const LoraModule* lora, const Dropo
 
 void TrainLinearBackward(const TensorView& w, float* dw, const LoraModule* lora, const DropoutKey& dropout,
                          bool detach_norm, const float* dy, const float* x, int64_t n, const LinearTape& tape,
-                         float* dx, bool accumulate, ThreadPool& pool) {
+                         float* dx, bool accumulate, LinearScratch& scratch, ThreadPool& pool) {
   const int64_t in = w.cols(), out = w.rows();
   // DoRA: y = g ⊙ z with g = m / ‖V‖; dz = g ⊙ dy, dm = Σ dy z / ‖V‖.
-  std::vector<float> scaled;
   if (lora != nullptr && lora->magnitude != nullptr) {
     const float* m = lora->magnitude->value.data();
     float* dm = lora->magnitude->grad.data();
     std::vector<double> dg(static_cast<size_t>(out), 0.0);
-    scaled.resize(static_cast<size_t>(n * out));
+    float* scaled = Sized(scratch.out_b, n * out);
     for (int64_t t = 0; t < n; ++t) {
       for (int64_t r = 0; r < out; ++r) {
         const int64_t i = t * out + r;
         dg[static_cast<size_t>(r)] += static_cast<double>(dy[i]) * tape.z[static_cast<size_t>(i)];
-        scaled[static_cast<size_t>(i)] = dy[i] * (m[r] / tape.norm[static_cast<size_t>(r)]);
+        scaled[i] = dy[i] * (m[r] / tape.norm[static_cast<size_t>(r)]);
       }
     }
     std::vector<double> cn(static_cast<size_t>(out));
@@ -132,7 +135,7 @@ void TrainLinearBackward(const TensorView& w, float* dw, const LoraModule* lora,
       cn[static_cast<size_t>(r)] = -dg[static_cast<size_t>(r)] * m[r] / (norm * norm * norm);  // dL/d‖V‖ / ‖V‖
     }
     if (!detach_norm) DoraNormBackward(w, *lora, cn, pool);
-    dy = scaled.data();
+    dy = scaled;
   }
   LinearBackwardInput(dx, dy, w, n, accumulate, pool);
   if (dw != nullptr) LinearBackwardWeight(dw, dy, x, n, in, out, pool);
@@ -140,24 +143,24 @@ void TrainLinearBackward(const TensorView& w, float* dw, const LoraModule* lora,
 
   // y += s B (A xd): d(xa) = s dy B, dB += s dyᵀ xa, dA += d(xa)ᵀ xd, dxd = d(xa) A.
   const int64_t rank = lora->r;
-  std::vector<float> sdy(dy, dy + n * out);
-  vec::Scale(sdy.data(), lora->scale, n * out);
-  std::vector<float> dxa(static_cast<size_t>(n * rank));
-  LinearBackwardInput(dxa.data(), sdy.data(), lora->b->view(), n, false, pool);
-  LinearBackwardWeight(lora->b->grad.data(), sdy.data(), tape.xa.data(), n, rank, out, pool);
+  float* sdy = Sized(scratch.out_a, n * out);
+  std::copy(dy, dy + n * out, sdy);
+  vec::Scale(sdy, lora->scale, n * out);
+  float* dxa = Sized(scratch.rank, n * rank);
+  LinearBackwardInput(dxa, sdy, lora->b->view(), n, false, pool);
+  LinearBackwardWeight(lora->b->grad.data(), sdy, tape.xa.data(), n, rank, out, pool);
   if (dropout.p <= 0) {
-    LinearBackwardWeight(lora->a->grad.data(), dxa.data(), x, n, in, rank, pool);
-    LinearBackwardInput(dx, dxa.data(), lora->a->view(), n, true, pool);
+    LinearBackwardWeight(lora->a->grad.data(), dxa, x, n, in, rank, pool);
+    LinearBackwardInput(dx, dxa, lora->a->view(), n, true, pool);
     return;
   }
-  std::vector<float> xd(static_cast<size_t>(n * in));
-  ApplyDropout(xd.data(), x, n * in, dropout);
-  LinearBackwardWeight(lora->a->grad.data(), dxa.data(), xd.data(), n, in, rank, pool);
-  // The mask is the dropout of a vector of ones.
-  std::vector<float> dxd(static_cast<size_t>(n * in)), ones(static_cast<size_t>(n * in), 1.0f);
-  LinearBackwardInput(dxd.data(), dxa.data(), lora->a->view(), n, false, pool);
-  ApplyDropout(xd.data(), ones.data(), n * in, dropout);
-  for (int64_t i = 0; i < n * in; ++i) dx[i] += dxd[static_cast<size_t>(i)] * xd[static_cast<size_t>(i)];
+  float* xd = Sized(scratch.in_a, n * in);
+  ApplyDropout(xd, x, n * in, dropout);
+  LinearBackwardWeight(lora->a->grad.data(), dxa, xd, n, in, rank, pool);
+  float* dxd = Sized(scratch.in_b, n * in);
+  LinearBackwardInput(dxd, dxa, lora->a->view(), n, false, pool);
+  ApplyDropout(xd, nullptr, n * in, dropout);  // the mask
+  for (int64_t i = 0; i < n * in; ++i) dx[i] += dxd[i] * xd[i];
 }
 
 }  // namespace leanlm

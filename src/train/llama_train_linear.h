@@ -29,10 +29,18 @@ struct LinearTape {
   std::vector<float> norm;  // DoRA: (out) ‖W + s B A‖ of each output row
 };
 
+// Temporaries of the LoRA/DoRA paths, shared by all layers and reused across
+// steps, so a step neither allocates nor page-faults them once sized.
+struct LinearScratch {
+  std::vector<float> in_a, in_b;    // (n, in)
+  std::vector<float> out_a, out_b;  // (n, out)
+  std::vector<float> rank;          // (n, r)
+};
+
 // y (n, out) = x (n, in) · Wᵀ, plus the LoRA/DoRA update when lora is set
 // (the tape then receives what LinearBackward needs).
 void TrainLinearForward(const TensorView& w, const LoraModule* lora, const DropoutKey& dropout, const float* x,
-                        int64_t n, float* y, LinearTape& tape, ThreadPool& pool);
+                        int64_t n, float* y, LinearTape& tape, LinearScratch& scratch, ThreadPool& pool);
 
 // From dy (n, out): dx (n, in) = or += (accumulate) dL/dx; dw (out, in)
 // += dL/dW when W is trainable (non-null; W is then F32); and the LoRA/DoRA
@@ -40,7 +48,7 @@ void TrainLinearForward(const TensorView& w, const LoraModule* lora, const Dropo
 // detach_norm: DoRA's norm is treated as a constant (PEFT's choice).
 void TrainLinearBackward(const TensorView& w, float* dw, const LoraModule* lora, const DropoutKey& dropout,
                          bool detach_norm, const float* dy, const float* x, int64_t n, const LinearTape& tape,
-                         float* dx, bool accumulate, ThreadPool& pool);
+                         float* dx, bool accumulate, LinearScratch& scratch, ThreadPool& pool);
 
 // ‖W + s B A‖ of every output row (out), in double then rounded: DoRA's
 // norm, also its initial magnitude (B = 0 gives ‖W‖).
