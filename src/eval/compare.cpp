@@ -63,7 +63,8 @@ Result<CompareResult> CompareModels(Model& base, Model& model, ThreadPool& pool,
   LEANLM_RETURN_IF_ERROR(CheckSameVocabulary(base, model));
   LEANLM_ASSIGN_OR_RETURN(const ScoringPlan plan, PlanScoring(base.tokenizer(), text, options));
   const int64_t n_vocab = base.config().n_vocab;
-  KvCache base_cache(base.config(), plan.n_ctx), cache(model.config(), plan.n_ctx);
+  KvCache base_cache(base.config(), plan.n_ctx + base.llama().n_virtual()),
+      cache(model.config(), plan.n_ctx + model.llama().n_virtual());
   std::vector<float> base_logits, logits;  // (n, n_vocab)
   std::vector<PositionStats> stats;
   CompareAccumulator acc;
@@ -121,7 +122,7 @@ Result<CompareResult> CompareWithKlDivergenceBase(Model& model, ThreadPool& pool
   }
   const ScoringPlan plan = PlanChunks(reader->tokens(), reader->n_ctx(), ChunkBos(model.tokenizer()));
   const int64_t words = LogitsRowWords(n_vocab), first = plan.first;
-  KvCache cache(model.config(), plan.n_ctx);
+  KvCache cache(model.config(), plan.n_ctx + model.llama().n_virtual());
   std::vector<float> logits;  // (n_ctx, n_vocab)
   std::vector<uint16_t> rows;
   std::vector<PositionStats> stats;

@@ -52,7 +52,7 @@ Result<PerplexityResult> ScorePerplexity(Model& model, ThreadPool& pool, const S
                                          const PerplexityOptions& options) {
   const int64_t n_vocab = model.config().n_vocab;
   if (plan.sequences.empty()) return Status::Error("nothing to score");
-  KvCache cache(model.config(), plan.n_ctx);
+  KvCache cache(model.config(), plan.n_ctx + model.llama().n_virtual());
   std::vector<float> logits;
   NllAccumulator acc;
   PerplexityResult result;

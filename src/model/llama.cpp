@@ -10,6 +10,7 @@
 #include "ops/matmul.h"
 #include "ops/rmsnorm.h"
 #include "ops/rope.h"
+#include "peft/adapter_set.h"
 
 namespace leanlm {
 
@@ -77,8 +78,10 @@ Status LlamaModel::Forward(const int32_t* tokens, int64_t n, int64_t pos, KvCach
                          ", expected " + std::to_string(c.n_layer) + " of " + std::to_string(c.n_head_kv) + " x " +
                          std::to_string(c.head_dim) + ")");
   }
-  if (pos < 0 || pos > cache.n_ctx() - n) {
+  const int64_t nv = n_virtual();
+  if (pos < 0 || pos > cache.n_ctx() - n - nv) {
     return Status::Error("Forward: positions " + std::to_string(pos) + ".." + std::to_string(pos + n - 1) +
+                         (nv > 0 ? " after " + std::to_string(nv) + " virtual tokens" : std::string()) +
                          " do not fit the context of " + std::to_string(cache.n_ctx()) + " tokens");
   }
   for (int64_t i = 0; i < n; ++i) {
@@ -87,16 +90,35 @@ Status LlamaModel::Forward(const int32_t* tokens, int64_t n, int64_t pos, KvCach
                            " is outside the vocabulary [0, " + std::to_string(c.n_vocab) + ")");
     }
   }
+  if (nv > 0 && pos == 0) {  // the adapters' virtual tokens start every sequence
+    adapters_->StorePrefix(cache);
+    const int64_t np = adapters_->n_prompt();
+    for (int64_t done = 0; done < np; done += kMaxBatch) {
+      ForwardBatch(nullptr, adapters_->prompt_embeddings() + done * c.n_embd, std::min(kMaxBatch, np - done),
+                   adapters_->n_prefix() + done, cache, nullptr, false, pool);
+    }
+  }
   for (int64_t done = 0; done < n; done += kMaxBatch) {
     const int64_t m = std::min(kMaxBatch, n - done);
     float* out = all_logits ? logits + done * c.n_vocab : (done + m == n ? logits : nullptr);
-    ForwardBatch(tokens + done, m, pos + done, cache, out, all_logits, pool);
+    ForwardBatch(tokens + done, nullptr, m, nv + pos + done, cache, out, all_logits, pool);
   }
   return Status::Ok();
 }
 
-void LlamaModel::ForwardBatch(const int32_t* tokens, int64_t n, int64_t pos, KvCache& cache, float* logits,
-                              bool all_rows, ThreadPool& pool) {
+Status LlamaModel::SetAdapters(std::vector<std::shared_ptr<const Adapter>> adapters) {
+  if (adapters.empty()) {
+    adapters_.reset();
+    return Status::Ok();
+  }
+  LEANLM_ASSIGN_OR_RETURN(adapters_, AdapterSet::Create(std::move(adapters), config_, weights_));
+  return Status::Ok();
+}
+
+int64_t LlamaModel::n_virtual() const { return adapters_ ? adapters_->n_virtual() : 0; }
+
+void LlamaModel::ForwardBatch(const int32_t* tokens, const float* embeddings, int64_t n, int64_t pos, KvCache& cache,
+                              float* logits, bool all_rows, ThreadPool& pool) {
   const ModelConfig& c = config_;
   const ModelWeights& w = weights_;
   Scratch& s = *scratch_;
@@ -111,18 +133,27 @@ void LlamaModel::ForwardBatch(const int32_t* tokens, int64_t n, int64_t pos, KvC
   float* v = s.v.data();
   float* gate = s.gate.data();
 
-  EmbeddingForward(x, w.token_embd, tokens, n, c.embed_scale);
+  if (embeddings != nullptr) {  // scaled as token embeddings are (HF scales inputs_embeds too)
+    for (int64_t i = 0; i < n * dim; ++i) x[i] = embeddings[i] * c.embed_scale;
+  } else {
+    EmbeddingForward(x, w.token_embd, tokens, n, c.embed_scale);
+  }
   RopeCosSin(s.rope.data(), rope_inv_freq_, pos, n);
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const LayerWeights& L = w.layers[static_cast<size_t>(l)];
+    // y = W·in for n rows, plus the adapters' updates of this linear
+    auto linear = [&](LinearSlot slot, const TensorView& W, const float* in, float* y) {
+      MatMul(W, in, n, y, pool);
+      if (adapters_ != nullptr) adapters_->Apply(l, slot, in, n, y, pool);
+    };
 
     // Attention: x += wo · attention(rope(wq·h), rope(wk·h), wv·h), h = norm(x),
     // over the cached keys and values of every position so far.
     RmsNormForward(xb, nullptr, x, L.attn_norm.f32(), n, dim, c.norm_eps, pool);
-    MatMul(L.wq, xb, n, q, pool);
-    MatMul(L.wk, xb, n, k, pool);
-    MatMul(L.wv, xb, n, v, pool);
+    linear(LinearSlot::kQ, L.wq, xb, q);
+    linear(LinearSlot::kK, L.wk, xb, k);
+    linear(LinearSlot::kV, L.wv, xb, v);
     if (L.bq.valid()) BiasForward(q, L.bq.f32(), n, c.q_dim());
     if (L.bk.valid()) BiasForward(k, L.bk.f32(), n, c.kv_dim());
     if (L.bv.valid()) BiasForward(v, L.bv.f32(), n, c.kv_dim());
@@ -130,15 +161,15 @@ void LlamaModel::ForwardBatch(const int32_t* tokens, int64_t n, int64_t pos, KvC
     RopeForward(k, s.rope.data(), n, c.n_head_kv, c.head_dim, c.rotary_dim(), c.rope_neox, pool);
     cache.Store(l, pos, n, k, v);
     AttentionForward(s.att.data(), nullptr, q, cache.View(l), n, pos, dims, pool);
-    MatMul(L.wo, s.att.data(), n, proj, pool);
+    linear(LinearSlot::kO, L.wo, s.att.data(), proj);
     AddForward(x, proj, n * dim);
 
     // Feed-forward: x += down · (act(gate·h) * up·h), h = norm(x)
     RmsNormForward(xb, nullptr, x, L.ffn_norm.f32(), n, dim, c.norm_eps, pool);
-    MatMul(L.ffn_gate, xb, n, gate, pool);
-    MatMul(L.ffn_up, xb, n, s.up.data(), pool);
+    linear(LinearSlot::kGate, L.ffn_gate, xb, gate);
+    linear(LinearSlot::kUp, L.ffn_up, xb, s.up.data());
     GatedActivationForward(gate, gate, s.up.data(), n * ff, c.activation, pool);
-    MatMul(L.ffn_down, gate, n, proj, pool);
+    linear(LinearSlot::kDown, L.ffn_down, gate, proj);
     AddForward(x, proj, n * dim);
   }
 

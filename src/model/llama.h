@@ -17,6 +17,9 @@
 
 namespace leanlm {
 
+class AdapterSet;
+struct Adapter;
+
 class LlamaModel {
  public:
   // `weights` come from BindWeights(config, ...). One-dimensional weights
@@ -39,18 +42,30 @@ class LlamaModel {
 
   static constexpr int64_t kMaxBatch = 512;
 
+  // Adapters applied from the next Forward on, unmerged (LoRA/DoRA on the
+  // linears, prompt and prefix virtual tokens); an empty list removes them.
+  // Checked against the model; on error the previous adapters stay. With
+  // virtual tokens, Forward's positions count the caller's tokens only: the
+  // virtual ones occupy cache positions 0 .. n_virtual()-1, written whenever
+  // pos == 0, so the cache needs n_virtual() positions more.
+  Status SetAdapters(std::vector<std::shared_ptr<const Adapter>> adapters);
+  int64_t n_virtual() const;
+
  private:
   struct Scratch;
   // One batch of n <= kMaxBatch checked tokens; logits (nullable) receives the
   // last row, or every row when all_rows.
-  void ForwardBatch(const int32_t* tokens, int64_t n, int64_t pos, KvCache& cache, float* logits, bool all_rows,
-                    ThreadPool& pool);
+  // `embeddings` (n × n_embd, nullable) replaces the tokens' embeddings
+  // (prompt tuning's virtual tokens).
+  void ForwardBatch(const int32_t* tokens, const float* embeddings, int64_t n, int64_t pos, KvCache& cache,
+                    float* logits, bool all_rows, ThreadPool& pool);
 
   ModelConfig config_;
   ModelWeights weights_;
   std::vector<std::vector<float>> f32_vectors_;  // F32 copies of 1-D weights stored in other types
   std::vector<double> rope_inv_freq_;            // (rotary_dim / 2)
   std::unique_ptr<Scratch> scratch_;
+  std::unique_ptr<AdapterSet> adapters_;         // null: no adapters, the plain forward
 };
 
 }  // namespace leanlm

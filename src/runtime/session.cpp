@@ -14,7 +14,8 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 Session::Session(Model& model, ThreadPool& pool, int64_t n_ctx)
     : model_(model),
       pool_(pool),
-      cache_(model.config(), n_ctx > 0 ? n_ctx : model.config().n_ctx_train),
+      n_virtual_(model.llama().n_virtual()),
+      cache_(model.config(), (n_ctx > 0 ? n_ctx : model.config().n_ctx_train) + n_virtual_),
       logits_(model.config().n_vocab) {}
 
 Status Session::Feed(const std::vector<int32_t>& new_tokens) {
@@ -22,9 +23,9 @@ Status Session::Feed(const std::vector<int32_t>& new_tokens) {
   if (pending_ >= 0) tokens.push_back(pending_);
   tokens.insert(tokens.end(), new_tokens.begin(), new_tokens.end());
   if (tokens.empty()) return Status::Ok();
-  if (pos_ + static_cast<int64_t>(tokens.size()) > cache_.n_ctx()) {
+  if (pos_ + static_cast<int64_t>(tokens.size()) > n_ctx()) {
     return Status::Error("context full: " + std::to_string(pos_) + " + " + std::to_string(tokens.size()) +
-                         " tokens exceed the context of " + std::to_string(cache_.n_ctx()));
+                         " tokens exceed the context of " + std::to_string(n_ctx()));
   }
   const auto start = std::chrono::steady_clock::now();
   LEANLM_RETURN_IF_ERROR(model_.llama().Forward(tokens.data(), static_cast<int64_t>(tokens.size()), pos_, cache_,
@@ -52,7 +53,7 @@ Result<GenerateStats> Session::Generate(const GenerateOptions& options,
   const auto start = std::chrono::steady_clock::now();
   for (int64_t i = 0; options.n_predict < 0 || i < options.n_predict; ++i) {
     if (pending_ >= 0) {  // the previous sample: run it only now that another token is wanted
-      if (pos_ >= cache_.n_ctx()) break;
+      if (pos_ >= n_ctx()) break;
       LEANLM_RETURN_IF_ERROR(model_.llama().Forward(&pending_, 1, pos_, cache_, logits_.data(), false, pool_));
       ++pos_;
       pending_ = -1;

@@ -28,11 +28,12 @@ struct GenerateStats {
 
 class Session {
  public:
-  // n_ctx == 0 takes the model's training context.
+  // n_ctx == 0 takes the model's training context. The model's adapters'
+  // virtual tokens (LlamaModel::n_virtual) get cache positions on top.
   Session(Model& model, ThreadPool& pool, int64_t n_ctx = 0);
 
   int64_t position() const { return pos_ + (pending_ >= 0 ? 1 : 0); }
-  int64_t n_ctx() const { return cache_.n_ctx(); }
+  int64_t n_ctx() const { return cache_.n_ctx() - n_virtual_; }
 
   // Appends tokens to the context; the last token's logits become current.
   Status Feed(const std::vector<int32_t>& new_tokens);
@@ -45,6 +46,7 @@ class Session {
  private:
   Model& model_;
   ThreadPool& pool_;
+  int64_t n_virtual_;  // the adapters' virtual tokens when the session began
   KvCache cache_;
   int64_t pos_ = 0;
   int32_t last_token_ = -1;  // the newest token, fed or pending
