@@ -18,6 +18,7 @@
 #include "base/tensor.h"
 #include "model/config.h"
 #include "model/weights.h"
+#include "peft/adapter_shapes.h"
 #include "train/optim.h"
 
 namespace leanlm {
@@ -35,9 +36,8 @@ struct TrainTensor {
   TensorView view() const;
 };
 
-// The linear layers of a block, in the order LoRA targets are named.
-enum class LinearSlot { kQ, kK, kV, kO, kGate, kUp, kDown };
-inline constexpr int kLinearSlots = 7;
+// The GGUF names of the linear layers of a block, by LinearSlot (the slots
+// LoRA adapts, peft/adapter_shapes.h).
 inline constexpr std::array<const char*, kLinearSlots> kLinearSlotNames = {
     "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
 
