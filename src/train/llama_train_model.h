@@ -42,7 +42,9 @@ inline constexpr std::array<const char*, kLinearSlots> kLinearSlotNames = {
     "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
 
 // LoRA on one linear layer W (ne {in, out}): y = W x + s · B (A dropout(x));
-// DoRA when magnitude is set: y = m ⊙ (W x + s · B A x) / ‖W + s · B A‖_row.
+// DoRA when magnitude is set: y = m ⊙ (W x + s · B A dropout(x)) / ‖W + s · B A‖_row.
+// (With dropout, PEFT's DoRA also feeds the dropped x to part of the base
+// term; without dropout, PEFT's default for DoRA, the two agree.)
 struct LoraModule {
   int64_t in = 0, out = 0, r = 0;
   float scale = 1;                   // s: alpha / r, or alpha / sqrt(r) (rsLoRA)

@@ -2,7 +2,8 @@
 // LlamaObjective fine-tunes on TinyStories and lowers the validation loss;
 // the trained parameters, exported as a PEFT adapter and applied unmerged by
 // the inference model (LlamaModel::SetAdapters, a separate implementation of
-// the adapters' forward), give the loss the training graph computes.
+// the adapters' forward), give the loss the training graph computes — also
+// after a round trip through PEFT's file format (peft/peft_format.h).
 // Skips when ../shared/data is absent.
 #include <gtest/gtest.h>
 
@@ -12,6 +13,7 @@
 
 #include "io/model_source.h"
 #include "model/llama.h"
+#include "peft/peft_format.h"
 #include "tokenizer/tokenizer.h"
 #include "train/llama_train_objective.h"
 #include "train/peft_methods.h"
@@ -91,12 +93,20 @@ TEST_P(E2e, TrainLowersValidationLossAndAdapterReloads) {
 
   auto adapter = ExportAdapter(**built, o, pool);
   ASSERT_TRUE(adapter.ok()) << adapter.status().message();
-  LlamaModel model(src->config, *weights);
-  ASSERT_TRUE(model.SetAdapters({std::make_shared<const Adapter>(std::move(adapter).value())}).ok());
-  for (size_t i = 0; i < 3 && i < data->val.size(); ++i) {
-    auto graph_loss = objective.Evaluate(MakeBatch({&data->val[i]}));
-    ASSERT_TRUE(graph_loss.ok());
-    EXPECT_NEAR(InferenceLoss(model, data->val[i], pool), *graph_loss, 1e-4 * *graph_loss) << "sequence " << i;
+  const std::string dir = ::testing::TempDir() + "/leanlm_e2e_" + TrainMethodName(o.method);
+  ASSERT_TRUE(SavePeftAdapter(*adapter, src->config, dir).ok());
+  auto reloaded = LoadPeftAdapter(dir, src->config);
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status().message();
+  std::filesystem::remove_all(dir);
+  for (Adapter* a : {&*adapter, &*reloaded}) {
+    LlamaModel model(src->config, *weights);
+    ASSERT_TRUE(model.SetAdapters({std::make_shared<const Adapter>(*a)}).ok());
+    for (size_t i = 0; i < 3 && i < data->val.size(); ++i) {
+      auto graph_loss = objective.Evaluate(MakeBatch({&data->val[i]}));
+      ASSERT_TRUE(graph_loss.ok());
+      EXPECT_NEAR(InferenceLoss(model, data->val[i], pool), *graph_loss, 1e-4 * *graph_loss)
+          << "sequence " << i << (a == &*adapter ? "" : ", reloaded");
+    }
   }
 }
 
