@@ -153,11 +153,11 @@ void LlamaTrainGraph::Impl::LayerForward(int64_t l, float* xl, LayerTape& t, Thr
   Resize(t.q, n * qd);
   Resize(kt, n * kvd);
   Resize(vt, n * kvd);
-  TrainLinearForward(L.wq, Lora(l, LinearSlot::kQ), Dropout(l, LinearSlot::kQ), t.xn1.data(), n, t.q.data(),
+  TrainLinearForward(L.wq, Lora(l, LinearSlot::kQ), Dropout(l, LinearSlot::kQ), t.xn1.data(), n, d, t.q.data(),
                      t.lin[slot(LinearSlot::kQ)], linear, pool);
-  TrainLinearForward(L.wk, Lora(l, LinearSlot::kK), Dropout(l, LinearSlot::kK), t.xn1.data(), n, kt.data(),
+  TrainLinearForward(L.wk, Lora(l, LinearSlot::kK), Dropout(l, LinearSlot::kK), t.xn1.data(), n, d, kt.data(),
                      t.lin[slot(LinearSlot::kK)], linear, pool);
-  TrainLinearForward(L.wv, Lora(l, LinearSlot::kV), Dropout(l, LinearSlot::kV), t.xn1.data(), n, vt.data(),
+  TrainLinearForward(L.wv, Lora(l, LinearSlot::kV), Dropout(l, LinearSlot::kV), t.xn1.data(), n, d, vt.data(),
                      t.lin[slot(LinearSlot::kV)], linear, pool);
   if (L.bq.valid()) BiasForward(t.q.data(), L.bq.f32(), n, qd);
   if (L.bk.valid()) BiasForward(kt.data(), L.bk.f32(), n, kvd);
@@ -183,7 +183,7 @@ void LlamaTrainGraph::Impl::LayerForward(int64_t l, float* xl, LayerTape& t, Thr
                      t.q.data() + b * seq * qd, kv, seq, n_pre, dims, pool);
   }
   Resize(proj, n * d);
-  TrainLinearForward(L.wo, Lora(l, LinearSlot::kO), Dropout(l, LinearSlot::kO), t.att.data(), n, proj.data(),
+  TrainLinearForward(L.wo, Lora(l, LinearSlot::kO), Dropout(l, LinearSlot::kO), t.att.data(), n, qd, proj.data(),
                      t.lin[slot(LinearSlot::kO)], linear, pool);
   if (T.adapter_attn != nullptr) BottleneckForward(*T.adapter_attn, proj.data(), n, t.adapter_attn, pool);
   AddForward(xl, proj.data(), n * d);
@@ -195,12 +195,12 @@ void LlamaTrainGraph::Impl::LayerForward(int64_t l, float* xl, LayerTape& t, Thr
   Resize(t.gate, n * ff);
   Resize(t.up, n * ff);
   Resize(t.hidden, n * ff);
-  TrainLinearForward(L.ffn_gate, Lora(l, LinearSlot::kGate), Dropout(l, LinearSlot::kGate), t.xn2.data(), n,
+  TrainLinearForward(L.ffn_gate, Lora(l, LinearSlot::kGate), Dropout(l, LinearSlot::kGate), t.xn2.data(), n, d,
                      t.gate.data(), t.lin[slot(LinearSlot::kGate)], linear, pool);
-  TrainLinearForward(L.ffn_up, Lora(l, LinearSlot::kUp), Dropout(l, LinearSlot::kUp), t.xn2.data(), n,
+  TrainLinearForward(L.ffn_up, Lora(l, LinearSlot::kUp), Dropout(l, LinearSlot::kUp), t.xn2.data(), n, d,
                      t.up.data(), t.lin[slot(LinearSlot::kUp)], linear, pool);
   GatedActivationForward(t.hidden.data(), t.gate.data(), t.up.data(), n * ff, c.activation, pool);
-  TrainLinearForward(L.ffn_down, Lora(l, LinearSlot::kDown), Dropout(l, LinearSlot::kDown), t.hidden.data(), n,
+  TrainLinearForward(L.ffn_down, Lora(l, LinearSlot::kDown), Dropout(l, LinearSlot::kDown), t.hidden.data(), n, ff,
                      proj.data(), t.lin[slot(LinearSlot::kDown)], linear, pool);
   if (T.adapter_ffn != nullptr) BottleneckForward(*T.adapter_ffn, proj.data(), n, t.adapter_ffn, pool);
   AddForward(xl, proj.data(), n * d);
@@ -214,8 +214,8 @@ void LlamaTrainGraph::Impl::LayerBackward(int64_t l, float* dxl, LayerTape& t, T
   const AttentionDims dims{c.n_head, c.n_head_kv, hd};
   const bool detach = m.dora_detach_norm;
   auto backward = [&](const TensorView& w, LinearSlot s, const float* dy, const float* xin, float* dxin, bool acc) {
-    TrainLinearBackward(w, m.GradOf(w), Lora(l, s), Dropout(l, s), detach, dy, xin, n, t.lin[static_cast<size_t>(s)],
-                        dxin, acc, linear, pool);
+    TrainLinearBackward(w, m.GradOf(w), Lora(l, s), Dropout(l, s), detach, dy, xin, n, LinearIn(c, s),
+                        t.lin[static_cast<size_t>(s)], dxin, acc, linear, pool);
   };
   auto norm_grad = [&](const TensorView& w) { return m.GradOf(w); };
 

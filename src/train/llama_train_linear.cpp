@@ -37,8 +37,10 @@ float* Sized(std::vector<float>& v, int64_t n) {
 }
 
 // row (in) = W[r] + s · Σ_j B[r][j] A[j]: row r of DoRA's V = W + s B A.
+// row holds w.cols() floats: a padded W (see QuantizeBaseNf4) converts whole
+// rows, whose tail past `in` is zero.
 void VRow(const TensorView& w, const LoraModule& lora, int64_t r, float* row) {
-  GetTypeTraits(w.type).to_float(w.row(r), row, lora.in);
+  GetTypeTraits(w.type).to_float(w.row(r), row, w.cols());
   const float* a = lora.a->value.data();
   const float* b = lora.b->value.data() + r * lora.r;
   for (int64_t j = 0; j < lora.r; ++j) vec::Axpy(row, lora.scale * b[j], a + j * lora.in, lora.in);
@@ -55,10 +57,11 @@ void DoraNormBackward(const TensorView& w, const LoraModule& lora, const std::ve
   for (int64_t r0 = 0; r0 < lora.out; r0 += kChunk) {
     const int64_t rows = std::min(kChunk, lora.out - r0);
     ParallelFor(pool, rows, 4, [&](int64_t begin, int64_t end) {
+      std::vector<float> v(static_cast<size_t>(w.cols()));
       for (int64_t i = begin; i < end; ++i) {
-        float* row = dv.data() + i * in;
-        VRow(w, lora, r0 + i, row);
-        vec::Scale(row, static_cast<float>(cn[static_cast<size_t>(r0 + i)]) * lora.scale, in);
+        VRow(w, lora, r0 + i, v.data());
+        const float c = static_cast<float>(cn[static_cast<size_t>(r0 + i)]) * lora.scale;
+        for (int64_t j = 0; j < in; ++j) dv[static_cast<size_t>(i * in + j)] = c * v[static_cast<size_t>(j)];
       }
     });
     // dB rows r0.. += (s c_r V_r) · Aᵀ
@@ -76,7 +79,7 @@ void DoraNormBackward(const TensorView& w, const LoraModule& lora, const std::ve
 std::vector<float> DoraRowNorms(const TensorView& w, const LoraModule& lora, ThreadPool& pool) {
   std::vector<float> norms(static_cast<size_t>(lora.out));
   ParallelFor(pool, lora.out, 8, [&](int64_t begin, int64_t end) {
-    std::vector<float> row(static_cast<size_t>(lora.in));
+    std::vector<float> row(static_cast<size_t>(w.cols()));
     for (int64_t r = begin; r < end; ++r) {
       VRow(w, lora, r, row.data());
       double sum = 0;
@@ -88,10 +91,20 @@ std::vector<float> DoraRowNorms(const TensorView& w, const LoraModule& lora, Thr
 }
 
 void TrainLinearForward(const TensorView& w, const LoraModule* lora, const DropoutKey& dropout, const float* x,
-                        int64_t n, float* y, LinearTape& tape, LinearScratch& scratch, ThreadPool& pool) {
-  MatMul(w, x, n, y, pool);
+                        int64_t n, int64_t in, float* y, LinearTape& tape, LinearScratch& scratch, ThreadPool& pool) {
+  if (w.cols() == in) {
+    MatMul(w, x, n, y, pool);
+  } else {  // rows padded with zero weights: pad x likewise
+    const int64_t k = w.cols();
+    float* padded = Sized(scratch.padded, n * k);
+    for (int64_t t = 0; t < n; ++t) {
+      std::copy(x + t * in, x + (t + 1) * in, padded + t * k);
+      std::fill(padded + t * k + in, padded + (t + 1) * k, 0.0f);
+    }
+    MatMul(w, padded, n, y, pool);
+  }
   if (lora == nullptr) return;
-  const int64_t in = lora->in, out = lora->out, rank = lora->r;
+  const int64_t out = lora->out, rank = lora->r;
   const float* xd = x;
   if (dropout.p > 0) {
     float* dropped = Sized(scratch.in_a, n * in);
@@ -112,9 +125,9 @@ void TrainLinearForward(const TensorView& w, const LoraModule* lora, const Dropo
 }
 
 void TrainLinearBackward(const TensorView& w, float* dw, const LoraModule* lora, const DropoutKey& dropout,
-                         bool detach_norm, const float* dy, const float* x, int64_t n, const LinearTape& tape,
-                         float* dx, bool accumulate, LinearScratch& scratch, ThreadPool& pool) {
-  const int64_t in = w.cols(), out = w.rows();
+                         bool detach_norm, const float* dy, const float* x, int64_t n, int64_t in,
+                         const LinearTape& tape, float* dx, bool accumulate, LinearScratch& scratch, ThreadPool& pool) {
+  const int64_t out = w.rows();
   // DoRA: y = g ⊙ z with g = m / ‖V‖; dz = g ⊙ dy, dm = Σ dy z / ‖V‖.
   if (lora != nullptr && lora->magnitude != nullptr) {
     const float* m = lora->magnitude->value.data();
@@ -137,7 +150,16 @@ void TrainLinearBackward(const TensorView& w, float* dw, const LoraModule* lora,
     if (!detach_norm) DoraNormBackward(w, *lora, cn, pool);
     dy = scaled;
   }
-  LinearBackwardInput(dx, dy, w, n, accumulate, pool);
+  if (w.cols() == in) {
+    LinearBackwardInput(dx, dy, w, n, accumulate, pool);
+  } else {  // the padded columns' gradients are dropped
+    const int64_t k = w.cols();
+    float* padded = Sized(scratch.padded, n * k);
+    LinearBackwardInput(padded, dy, w, n, false, pool);
+    for (int64_t t = 0; t < n; ++t) {
+      for (int64_t j = 0; j < in; ++j) dx[t * in + j] = (accumulate ? dx[t * in + j] : 0.0f) + padded[t * k + j];
+    }
+  }
   if (dw != nullptr) LinearBackwardWeight(dw, dy, x, n, in, out, pool);
   if (lora == nullptr) return;
 

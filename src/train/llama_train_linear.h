@@ -35,20 +35,24 @@ struct LinearScratch {
   std::vector<float> in_a, in_b;    // (n, in)
   std::vector<float> out_a, out_b;  // (n, out)
   std::vector<float> rank;          // (n, r)
+  std::vector<float> padded;        // (n, W's row length) when W's rows are padded
 };
 
 // y (n, out) = x (n, in) · Wᵀ, plus the LoRA/DoRA update when lora is set
-// (the tape then receives what LinearBackward needs).
+// (the tape then receives what LinearBackward needs). W's rows may be longer
+// than `in` (zero-padded to a block multiple: QLoRA's NF4 of odd widths);
+// x is padded to match.
 void TrainLinearForward(const TensorView& w, const LoraModule* lora, const DropoutKey& dropout, const float* x,
-                        int64_t n, float* y, LinearTape& tape, LinearScratch& scratch, ThreadPool& pool);
+                        int64_t n, int64_t in, float* y, LinearTape& tape, LinearScratch& scratch, ThreadPool& pool);
 
 // From dy (n, out): dx (n, in) = or += (accumulate) dL/dx; dw (out, in)
 // += dL/dW when W is trainable (non-null; W is then F32); and the LoRA/DoRA
 // gradients (+=) into lora's tensors. x and dropout as in the forward.
 // detach_norm: DoRA's norm is treated as a constant (PEFT's choice).
 void TrainLinearBackward(const TensorView& w, float* dw, const LoraModule* lora, const DropoutKey& dropout,
-                         bool detach_norm, const float* dy, const float* x, int64_t n, const LinearTape& tape,
-                         float* dx, bool accumulate, LinearScratch& scratch, ThreadPool& pool);
+                         bool detach_norm, const float* dy, const float* x, int64_t n, int64_t in,
+                         const LinearTape& tape, float* dx, bool accumulate, LinearScratch& scratch,
+                         ThreadPool& pool);
 
 // ‖W + s B A‖ of every output row (out), in double then rounded: DoRA's
 // norm, also its initial magnitude (B = 0 gives ‖W‖).

@@ -40,7 +40,7 @@ int64_t TrainableModel::n_total() const {
   ModelWeights w = weights;
   (void)ForEachTensor(config, w, [&](const WeightSpec& spec, TensorView& v) {
     if (spec.name == "rope_freqs.weight") return Status::Ok();  // a constant table, not a parameter
-    if (v.valid() && seen.insert(v.data).second) total += v.elements();
+    if (v.valid() && seen.insert(v.data).second) total += spec.ne[0] * spec.ne[1];  // not a padded row length
     return Status::Ok();
   });
   std::unordered_set<const TrainTensor*> base;

@@ -41,6 +41,12 @@ struct TrainTensor {
 inline constexpr std::array<const char*, kLinearSlots> kLinearSlotNames = {
     "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
 
+// The input width of a block's linear layer (its weight's ne[0], unless the
+// weight's rows are zero-padded, as QLoRA's NF4 of odd widths are).
+inline int64_t LinearIn(const ModelConfig& c, LinearSlot slot) {
+  return slot == LinearSlot::kO ? c.q_dim() : slot == LinearSlot::kDown ? c.n_ff : c.n_embd;
+}
+
 // LoRA on one linear layer W (ne {in, out}): y = W x + s · B (A dropout(x));
 // DoRA when magnitude is set: y = m ⊙ (W x + s · B A dropout(x)) / ‖W + s · B A‖_row.
 // (With dropout, PEFT's DoRA also feeds the dropped x to part of the base

@@ -89,7 +89,7 @@ Status AddLora(TrainableModel& m, const MethodOptions& o, InitRng& rng, ThreadPo
       if (!chosen) continue;
       const TensorView& w = SlotWeight(m.weights.layers[static_cast<size_t>(l)], s);
       auto mod = std::make_unique<LoraModule>();
-      mod->in = w.cols();
+      mod->in = LinearIn(m.config, static_cast<LinearSlot>(s));
       mod->out = w.rows();
       mod->r = o.r;
       mod->scale = scale;
@@ -241,7 +241,7 @@ Result<std::unique_ptr<TrainableModel>> BuildTrainableModel(const ModelConfig& c
       break;
     }
     case TrainMethod::kQlora:
-      QuantizeBaseNf4(*m, o.qlora_double_quant);
+      QuantizeBaseNf4(*m, o.qlora_double_quant, o.qlora_embeddings);
       [[fallthrough]];
     case TrainMethod::kLora:
     case TrainMethod::kDora:

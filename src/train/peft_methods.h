@@ -9,8 +9,9 @@
 //             and B = 0 on the target linears; s = alpha / r (rsLoRA: / sqrt r)
 //   dora      lora plus DoRA's magnitude, initialised to ‖W‖ per output row
 //   qlora     lora over a base whose linear weights are held in NF4 (blocks of
-//             64, absmax rounded through QLoRA's double quantization), or in
-//             the quantized type they were loaded with: no F16/F32 copy
+//             64, absmax rounded through QLoRA's double quantization; odd row
+//             lengths zero-padded), or in the quantized type they were loaded
+//             with: no F16/F32 copy
 //   adapter   Houlsby bottlenecks after attention and/or the MLP: down
 //             ~ U(±1/sqrt(n_embd)), biases 0, up = 0 (starts as the identity)
 //   prompt    n_virtual learned input embeddings, initialised from the
@@ -60,6 +61,7 @@ struct MethodOptions {
   std::string target_pattern;
   bool dora_detach_norm = false;  // true: PEFT's constant norm in the backward
   bool qlora_double_quant = true;
+  bool qlora_embeddings = false;  // also token_embd and the head in NF4 (QLoRA keeps them 16-bit)
 
   // adapter
   int64_t bottleneck = 16;

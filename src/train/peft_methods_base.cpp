@@ -115,31 +115,62 @@ Status MakeWeightsTrainable(TrainableModel& model, const NamePattern* pattern) {
   return Status::Ok();
 }
 
-int64_t QuantizeBaseNf4(TrainableModel& model, bool double_quant) {
+namespace {
+
+// The NF4 bytes of v (F32/F16/BF16), rows zero-padded to `cols` (a multiple
+// of 64) when longer than v's; absmax values through the nested 8-bit code
+// when double_quant.
+std::vector<uint8_t> ToNf4(const TensorView& v, int64_t cols, bool double_quant) {
+  const std::vector<float> f = ToF32(v);
+  const int64_t rows = v.rows(), per_row = cols / quant::kQKNf4, blocks = rows * per_row;
+  std::vector<uint8_t> q(static_cast<size_t>(blocks) * sizeof(quant::BlockNf4));
+  std::vector<float> row(static_cast<size_t>(cols), 0.0f);
+  for (int64_t r = 0; r < rows; ++r) {
+    std::copy(f.begin() + r * v.cols(), f.begin() + (r + 1) * v.cols(), row.begin());
+    quant::QuantizeRowNf4(row.data(), q.data() + r * per_row * sizeof(quant::BlockNf4), cols);
+  }
+  if (double_quant) {
+    // The values QLoRA computes with: each absmax through the 8-bit nested
+    // code (stored here as the resulting fp32).
+    auto* blk = reinterpret_cast<quant::BlockNf4*>(q.data());
+    std::vector<float> absmax(static_cast<size_t>(blocks));
+    for (int64_t b = 0; b < blocks; ++b) absmax[static_cast<size_t>(b)] = blk[b].absmax;
+    const std::array<float, 256> map = quant::DynamicMap8();
+    const quant::NestedAbsmax nested = quant::QuantizeNestedAbsmax(absmax, map);
+    LEANLM_CHECK(quant::DequantizeNestedAbsmax(nested, map, absmax).ok());
+    for (int64_t b = 0; b < blocks; ++b) blk[b].absmax = absmax[static_cast<size_t>(b)];
+  }
+  return q;
+}
+
+bool IsPlainFloat(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16; }
+
+}  // namespace
+
+int64_t QuantizeBaseNf4(TrainableModel& model, bool double_quant, bool embeddings) {
+  auto convert = [&](TensorView& v, bool may_pad) {
+    if (!IsPlainFloat(v.type) || model.GradOf(v) != nullptr) return;
+    const int64_t cols = (v.cols() + quant::kQKNf4 - 1) / quant::kQKNf4 * quant::kQKNf4;
+    if (cols != v.cols() && !may_pad) return;
+    v.data = Own(model, ToNf4(v, cols, double_quant));
+    v.type = kNF4;
+    v.ne[0] = cols;
+  };
   int64_t bytes = 0;
   for (LayerWeights& L : model.weights.layers) {
     for (TensorView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
-      const bool plain = v->type == DType::kF32 || v->type == DType::kF16 || v->type == DType::kBF16;
-      if (plain && v->cols() % quant::kQKNf4 == 0 && model.GradOf(*v) == nullptr) {
-        const std::vector<float> f = ToF32(*v);
-        const int64_t blocks = v->elements() / quant::kQKNf4;
-        std::vector<uint8_t> q(static_cast<size_t>(blocks) * sizeof(quant::BlockNf4));
-        quant::QuantizeRowNf4(f.data(), q.data(), v->elements());
-        if (double_quant) {
-          // The values QLoRA computes with: each absmax through the 8-bit
-          // nested code (stored here as the resulting fp32).
-          auto* blk = reinterpret_cast<quant::BlockNf4*>(q.data());
-          std::vector<float> absmax(static_cast<size_t>(blocks));
-          for (int64_t b = 0; b < blocks; ++b) absmax[static_cast<size_t>(b)] = blk[b].absmax;
-          const std::array<float, 256> map = quant::DynamicMap8();
-          const quant::NestedAbsmax nested = quant::QuantizeNestedAbsmax(absmax, map);
-          LEANLM_CHECK(quant::DequantizeNestedAbsmax(nested, map, absmax).ok());
-          for (int64_t b = 0; b < blocks; ++b) blk[b].absmax = absmax[static_cast<size_t>(b)];
-        }
-        v->data = Own(model, std::move(q));
-        v->type = kNF4;
-      }
+      convert(*v, true);
       bytes += static_cast<int64_t>(v->bytes());
+    }
+  }
+  if (embeddings) {  // embedding rows cannot be padded: the lookup returns whole rows
+    ModelWeights& w = model.weights;
+    const bool tied = w.output.data == w.token_embd.data;
+    convert(w.token_embd, false);
+    if (tied) {
+      w.output = w.token_embd;
+    } else {
+      convert(w.output, false);
     }
   }
   return bytes;

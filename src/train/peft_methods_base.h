@@ -37,10 +37,12 @@ void ConvertVectorsToF32(TrainableModel& model);
 Status MakeWeightsTrainable(TrainableModel& model, const NamePattern* pattern);
 
 // QLoRA: every linear weight of the blocks stored as F32, F16 or BF16 is
-// converted to NF4 (row lengths that are multiples of 64; others stay), its
-// block absmax values rounded through bitsandbytes' double quantization when
-// double_quant. Already quantized weights stay as loaded. Returns the bytes
-// the block linears take afterwards.
-int64_t QuantizeBaseNf4(TrainableModel& model, bool double_quant);
+// converted to NF4, its block absmax values rounded through bitsandbytes'
+// double quantization when double_quant. Rows whose length is not a multiple
+// of 64 are zero-padded to one (ne[0] grows; the training graph pads the
+// input to match). With `embeddings`, token_embd and the head too (when
+// n_embd is a multiple of 64). Already quantized weights stay as loaded.
+// Returns the bytes the block linears take afterwards.
+int64_t QuantizeBaseNf4(TrainableModel& model, bool double_quant, bool embeddings);
 
 }  // namespace leanlm
