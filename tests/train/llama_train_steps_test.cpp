@@ -25,7 +25,7 @@ struct RandomModel {
   std::vector<int32_t> tokens, labels;  // (2, 16)
 };
 
-std::unique_ptr<RandomModel> MakeRandomModel() {
+std::unique_ptr<RandomModel> MakeRandomModel(int64_t n_ff = 128) {
   auto m = std::make_unique<RandomModel>();
   ModelConfig& c = m->config;
   c.n_vocab = 48;
@@ -34,7 +34,7 @@ std::unique_ptr<RandomModel> MakeRandomModel() {
   c.n_head = 4;
   c.n_head_kv = 2;
   c.head_dim = 16;
-  c.n_ff = 128;
+  c.n_ff = n_ff;
   c.n_ctx_train = 64;
   c.rope_neox = true;
   uint64_t state = 12345;
@@ -115,18 +115,22 @@ INSTANTIATE_TEST_SUITE_P(Methods, StepsTest,
                            return std::string(TrainMethodName(info.param));
                          });
 
-// The block linears of `w` stored as `type` (bytes kept in store).
-void StoreLinearsAs(ModelWeights& w, DType type, std::vector<std::vector<uint8_t>>& store) {
+// The block linears of `w` stored as `type` (bytes kept in store), with
+// rows of their logical length (dropping QLoRA's zero padding).
+void StoreLinearsAs(const ModelConfig& c, ModelWeights& w, DType type, std::vector<std::vector<uint8_t>>& store) {
   for (LayerWeights& L : w.layers) {
+    int slot = 0;
     for (TensorView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
-      std::vector<uint8_t>& bytes = store.emplace_back(RowBytes(type, v->cols()).value() * v->rows());
+      const int64_t in = LinearIn(c, static_cast<LinearSlot>(slot++)), row_bytes = RowBytes(type, in).value();
+      std::vector<uint8_t>& bytes = store.emplace_back(static_cast<size_t>(row_bytes * v->rows()));
+      std::vector<float> row(static_cast<size_t>(v->cols()));
       for (int64_t r = 0; r < v->rows(); ++r) {
-        std::vector<float> row(static_cast<size_t>(v->cols()));
         GetTypeTraits(v->type).to_float(v->row(r), row.data(), v->cols());
-        GetTypeTraits(type).from_float(row.data(), bytes.data() + r * RowBytes(type, v->cols()).value(), v->cols());
+        GetTypeTraits(type).from_float(row.data(), bytes.data() + r * row_bytes, in);
       }
       v->data = bytes.data();
       v->type = type;
+      v->ne[0] = in;
     }
   }
 }
@@ -134,15 +138,21 @@ void StoreLinearsAs(ModelWeights& w, DType type, std::vector<std::vector<uint8_t
 // QLoRA holds the block linears in NF4 (36 bytes per 64 weights, < 1/7 of
 // F32) when loaded as F32/F16, or keeps the quantized type they were loaded
 // in; its LoRA gradients are LoRA's over a F32 base holding the same values.
-class Qlora : public ::testing::TestWithParam<std::pair<DType, DType>> {};
+// n_ff 96 pads ffn_down's rows to 128 in NF4.
+struct QloraCase {
+  DType loaded, held;
+  int64_t n_ff;
+};
+
+class Qlora : public ::testing::TestWithParam<QloraCase> {};
 
 TEST_P(Qlora, BaseStaysSmallAndGradientsMatchDequantizedBase) {
-  const auto [loaded, held] = GetParam();
-  const auto rm = MakeRandomModel();
+  const auto [loaded, held, n_ff] = GetParam();
+  const auto rm = MakeRandomModel(n_ff);
   auto weights = BindWeights(rm->config, rm->tensors, "random");
   ASSERT_TRUE(weights.ok());
   std::vector<std::vector<uint8_t>> store;
-  if (loaded != DType::kF32) StoreLinearsAs(*weights, loaded, store);
+  if (loaded != DType::kF32) StoreLinearsAs(rm->config, *weights, loaded, store);
   ThreadPool pool(2);
   MethodOptions o;
   o.method = TrainMethod::kQlora;
@@ -152,16 +162,18 @@ TEST_P(Qlora, BaseStaysSmallAndGradientsMatchDequantizedBase) {
   int64_t f32_bytes = 0, q_bytes = 0;
   ModelWeights dequant = (*q)->weights;
   for (LayerWeights& L : dequant.layers) {
+    int slot = 0;
     for (TensorView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
       ASSERT_EQ(v->type, held);
       q_bytes += static_cast<int64_t>(v->bytes());
-      f32_bytes += v->elements() * 4;
+      f32_bytes += v->rows() * LinearIn(rm->config, static_cast<LinearSlot>(slot++)) * 4;
     }
+    EXPECT_EQ(L.ffn_down.cols(), held == kNF4 ? (n_ff + 63) / 64 * 64 : n_ff);
   }
   if (held == kNF4) {
     EXPECT_LE(q_bytes * 6, f32_bytes);
   }
-  StoreLinearsAs(dequant, DType::kF32, store);
+  StoreLinearsAs(rm->config, dequant, DType::kF32, store);
   o.method = TrainMethod::kLora;
   auto l = BuildTrainableModel(rm->config, dequant, o, pool);
   ASSERT_TRUE(l.ok());
@@ -191,11 +203,11 @@ TEST_P(Qlora, BaseStaysSmallAndGradientsMatchDequantizedBase) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BaseTypes, Qlora,
-                         ::testing::Values(std::pair{DType::kF32, kNF4}, std::pair{DType::kF16, kNF4},
-                                           std::pair{DType::kQ8_0, DType::kQ8_0},
-                                           std::pair{DType::kQ4_0, DType::kQ4_0}),
-                         [](const ::testing::TestParamInfo<std::pair<DType, DType>>& info) {
-                           return std::string(TypeName(info.param.first));
+                         ::testing::Values(QloraCase{DType::kF32, kNF4, 128}, QloraCase{DType::kF16, kNF4, 128},
+                                           QloraCase{DType::kF32, kNF4, 96}, QloraCase{DType::kQ8_0, DType::kQ8_0, 96},
+                                           QloraCase{DType::kQ4_0, DType::kQ4_0, 128}),
+                         [](const ::testing::TestParamInfo<QloraCase>& info) {
+                           return std::string(TypeName(info.param.loaded)) + "_ff" + std::to_string(info.param.n_ff);
                          });
 
 TEST(Methods, CountsOptionErrorsAndExport) {
