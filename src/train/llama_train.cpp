@@ -30,7 +30,7 @@ struct LayerTape {
   std::vector<float> xn1, rstd1;    // (N, n_embd), (N): attention norm
   std::vector<float> q;             // (N, q_dim) after RoPE
   std::vector<float> k, v;          // (B, K, kv_dim): prefix rows, then the tokens' (keys after RoPE)
-  std::vector<float> probs;         // (B, S, n_head, K)
+  std::vector<float> probs;         // (B, S, n_head, K); empty when recomputed per sequence
   std::vector<float> att;           // (N, q_dim) attention output, wo's input
   std::vector<float> xmid;          // (N, n_embd) residual after attention
   std::vector<float> xn2, rstd2;    // FFN norm
@@ -90,6 +90,7 @@ struct LlamaTrainGraph::Impl {
   std::vector<float> dprefix;      // (n_pre, n_layer * 2 * kv_dim)
   // Scratch of the layer passes.
   LinearScratch linear;
+  std::vector<float> seq_probs, seq_att;  // recompute: one sequence's attention
   std::vector<float> kt, vt, proj, dq, dk, dv, dkt, dvt, datt, dxn, dhid, dup;
 };
 
@@ -164,7 +165,10 @@ void LlamaTrainGraph::Impl::LayerForward(int64_t l, float* xl, LayerTape& t, Thr
   if (L.bv.valid()) BiasForward(vt.data(), L.bv.f32(), n, kvd);
   Resize(t.k, nb * n_kv * kvd);
   Resize(t.v, nb * n_kv * kvd);
-  Resize(t.probs, n * c.n_head * n_kv);
+  // The softmax weights are kept only when the backward comes after the whole
+  // forward; with recomputation the backward redoes each sequence's attention.
+  const bool keep_probs = training && !opt.recompute;
+  Resize(t.probs, keep_probs ? n * c.n_head * n_kv : 0);
   Resize(t.att, n * qd);
   for (int64_t b = 0; b < nb; ++b) {
     RopeForward(t.q.data() + b * seq * qd, cs.data(), seq, c.n_head, hd, c.rotary_dim(), c.rope_neox, pool);
@@ -179,7 +183,7 @@ void LlamaTrainGraph::Impl::LayerForward(int64_t l, float* xl, LayerTape& t, Thr
     std::copy(kt.begin() + b * seq * kvd, kt.begin() + (b + 1) * seq * kvd, kb + n_pre * kvd);
     std::copy(vt.begin() + b * seq * kvd, vt.begin() + (b + 1) * seq * kvd, vb + n_pre * kvd);
     const KvView kv{kb, vb, kvd, hd};
-    AttentionForward(t.att.data() + b * seq * qd, t.probs.data() + b * seq * c.n_head * n_kv,
+    AttentionForward(t.att.data() + b * seq * qd, keep_probs ? t.probs.data() + b * seq * c.n_head * n_kv : nullptr,
                      t.q.data() + b * seq * qd, kv, seq, n_pre, dims, pool);
   }
   Resize(proj, n * d);
@@ -243,10 +247,18 @@ void LlamaTrainGraph::Impl::LayerBackward(int64_t l, float* dxl, LayerTape& t, T
   Resize(dv, nb * n_kv * kvd);
   Resize(dkt, n * kvd);
   Resize(dvt, n * kvd);
+  if (opt.recompute) {
+    Resize(seq_probs, seq * c.n_head * n_kv);
+    Resize(seq_att, seq * qd);
+  }
   for (int64_t b = 0; b < nb; ++b) {
     const KvView kv{t.k.data() + b * n_kv * kvd, t.v.data() + b * n_kv * kvd, kvd, hd};
     const KvGradView dkv{dk.data() + b * n_kv * kvd, dv.data() + b * n_kv * kvd, kvd, hd};
     float* probs = t.probs.data() + b * seq * c.n_head * n_kv;
+    if (opt.recompute) {  // this sequence's softmax weights only: (S, n_head, K)
+      probs = seq_probs.data();
+      AttentionForward(seq_att.data(), probs, t.q.data() + b * seq * qd, kv, seq, n_pre, dims, pool);
+    }
     AttentionBackward(dq.data() + b * seq * qd, dkv, probs, datt.data() + b * seq * qd, t.q.data() + b * seq * qd,
                       kv, probs, seq, n_pre, dims, pool);
     for (int64_t p = 0; p < n_pre; ++p) {

@@ -34,7 +34,9 @@ struct TrainBatch {
 
 struct TrainGraphOptions {
   // Keep only each layer's input in the forward and recompute the layer
-  // just before its backward: activation memory of one layer instead of all.
+  // just before its backward: activation memory of one layer instead of all,
+  // and attention probabilities of one sequence (S × n_head × K) instead of
+  // the batch's (each sequence's attention forward runs again).
   bool recompute = false;
 };
 
