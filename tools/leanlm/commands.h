@@ -13,5 +13,6 @@ int InitCommand(int argc, char** argv);
 int ConvertCommand(int argc, char** argv);
 int BenchCommand(int argc, char** argv);
 int QuantizeCommand(int argc, char** argv);
+int FinetuneCommand(int argc, char** argv);
 
 }  // namespace leanlm::cli
