@@ -14,5 +14,6 @@ int ConvertCommand(int argc, char** argv);
 int BenchCommand(int argc, char** argv);
 int QuantizeCommand(int argc, char** argv);
 int MergeCommand(int argc, char** argv);
+int FinetuneCommand(int argc, char** argv);
 
 }  // namespace leanlm::cli

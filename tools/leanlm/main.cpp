@@ -22,6 +22,8 @@ constexpr Subcommand kSubcommands[] = {
     {"init", "write a model with random weights and real shapes", leanlm::cli::InitCommand},
     {"convert", "convert between GGUF, Hugging Face and llama2.c", leanlm::cli::ConvertCommand},
     {"quantize", "quantize a model with llama.cpp's recipes (Q4_K_M, Q8_0, ...)", leanlm::cli::QuantizeCommand},
+    {"finetune", "fine-tune with LoRA, QLoRA, DoRA, adapters, prompt/prefix tuning or fully",
+     leanlm::cli::FinetuneCommand},
     {"merge", "merge LoRA/DoRA adapters into a model's weights", leanlm::cli::MergeCommand},
     {"bench", "prompt and generation speed against the memory-bandwidth bound", leanlm::cli::BenchCommand},
 };
