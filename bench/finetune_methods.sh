@@ -23,7 +23,8 @@ tail -n +$(( lines * 9 / 10 + 1 )) "$text" > "$out_dir/val.txt"
 flags() {
   case "$1" in
     full) echo "--lr 2e-3" ;;
-    lora | dora | qlora) echo "--lr 1e-2 --r 2 --alpha 4 --targets q,k,v,o,gate,up,down" ;;
+    lora | dora) echo "--lr 1e-2 --r 2 --alpha 4 --targets q,k,v,o,gate,up,down" ;;
+    qlora) echo "--lr 1e-2 --r 2 --alpha 4 --targets q,k,v,o,gate,up,down --qlora-embeddings" ;;
     adapter) echo "--lr 1e-2 --bottleneck 8" ;;
     prompt) echo "--lr 1e-1 --virtual-tokens 16" ;;
     prefix | ptuning2) echo "--lr 1e-2 --virtual-tokens 16" ;;
@@ -33,8 +34,8 @@ flags() {
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) base: $base; train: first 90% of the lines of $text, validation: the rest;"
 echo "# $steps steps of 8 x 128 tokens, AdamW, cosine schedule with 10 warm-up steps, clip 1.0, seed 1, 2 threads"
 echo
-echo "| method | trainable parameters | validation loss before | after | reduction | tokens/s | peak memory |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| method | trainable parameters | validation loss before | after | reduction | tokens/s | peak memory | frozen base weights |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for method in "${methods[@]}"; do
   # shellcheck disable=SC2046
   summary=$("$leanlm" finetune -m "$base" --data "$out_dir/train.txt" --val "$out_dir/val.txt" --method "$method" \
@@ -44,6 +45,7 @@ for method in "${methods[@]}"; do
   read -r before after < <(grep -o 'validation loss [0-9.]* -> [0-9.]*' <<<"$summary" | awk '{print $3, $5}')
   speed=$(grep -o '[0-9]* tokens/s' <<<"$summary" | cut -d' ' -f1)
   memory=$(grep -o 'peak memory [0-9.]* MiB' <<<"$summary" | cut -d' ' -f3)
-  printf "| %s | %s | %.4f | %.4f | %.4f | %s | %s MiB |\n" "$method" "$trainable" "$before" "$after" \
-    "$(awk "BEGIN{print $before - $after}")" "$speed" "$memory"
+  base=$(grep -o 'frozen base weights .*' <<<"$summary" | sed 's/frozen base weights //')
+  printf "| %s | %s | %.4f | %.4f | %.4f | %s | %s MiB | %s |\n" "$method" "$trainable" "$before" "$after" \
+    "$(awk "BEGIN{print $before - $after}")" "$speed" "$memory" "$base"
 done
