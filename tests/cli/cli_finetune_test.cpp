@@ -1,6 +1,6 @@
 // leanlm finetune end to end on stories260K (skips without ../shared/data):
-// LoRA writes a PEFT adapter that run/perplexity load and lowers the
-// validation loss; full fine-tuning writes a GGUF; `kill -9` in the middle
+// LoRA writes a PEFT adapter that perplexity loads (also exported as a GGUF
+// LoRA by convert --base) and lowers the validation loss; full fine-tuning writes a GGUF; `kill -9` in the middle
 // of a run, then --resume, ends with the bytes an uninterrupted run writes;
 // bad input fails with a message.
 #include <gtest/gtest.h>
@@ -57,6 +57,16 @@ TEST_F(FinetuneCli, LoraWritesAPeftAdapterThatLowersTheValidationLoss) {
   EXPECT_NE(ReadAll(out + "/loss.svg").find("<svg"), std::string::npos);
   const CliResult ppl = RunCli({"perplexity", "-m", model_, "--adapter", out + "/adapter", "-f", text_, "-c", "64"});
   EXPECT_EQ(ppl.exit_code, 0) << ppl.err;
+
+  // Exported as llama.cpp's GGUF LoRA, the adapter scores the same.
+  const CliResult conv = RunCli({"convert", out + "/adapter", out + "/lora.gguf", "--base", model_});
+  ASSERT_EQ(conv.exit_code, 0) << conv.err;
+  const CliResult ppl_gguf = RunCli({"perplexity", "-m", model_, "--adapter", out + "/lora.gguf", "-f", text_, "-c",
+                                     "64"});
+  EXPECT_EQ(ppl_gguf.exit_code, 0) << ppl_gguf.err;
+  EXPECT_EQ(ppl_gguf.out, ppl.out);
+  const CliResult base = RunCli({"perplexity", "-m", model_, "-f", text_, "-c", "64"});
+  EXPECT_NE(base.out, ppl.out);
 }
 
 TEST_F(FinetuneCli, FullWritesAModelThatRuns) {
