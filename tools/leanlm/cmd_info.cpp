@@ -50,30 +50,8 @@ std::string HumanBytes(double bytes) {
   return buf;
 }
 
-}  // namespace
-
-int InfoCommand(int argc, char** argv) {
-  std::string path;
-  bool no_tensors = false;
-  ArgParser args("info", "Shows a model file's metadata, tensors, parameter count and size.");
-  args.AddPositional("MODEL", &path, "GGUF file, Hugging Face directory, or llama2.c .bin");
-  args.AddFlag("--no-tensors", &no_tensors, "omit the tensor table");
-  if (int rc = ParseOrExit(args, argc, argv); rc >= 0) return rc;
-
-  auto source = LoadModelSource(path);
-  if (!source.ok()) return Fail("info", source.status());
-  const char* format_names[] = {"GGUF", "Hugging Face directory", "llama2.c checkpoint"};
-  std::printf("file: %s\nformat: %s\n", path.c_str(), format_names[static_cast<int>(source->format)]);
-  if (source->format == ModelFormat::kGguf) {
-    auto gguf = GgufFile::Open(path);
-    if (!gguf.ok()) return Fail("info", gguf.status());
-    std::printf("GGUF version %u, %zu metadata keys, %zu tensors\n\nmetadata:\n", (*gguf)->version(),
-                (*gguf)->metadata().size(), (*gguf)->tensors().size());
-    for (const auto& [key, value] : (*gguf)->metadata()) {
-      std::printf("  %-44s %s\n", key.c_str(), FormatValue(value).c_str());
-    }
-  }
-  const ModelConfig& c = source->config;
+void PrintModel(const ModelSource& source) {
+  const ModelConfig& c = source.config;
   std::printf("\nmodel: %s, %lld layers, width %lld, %lld heads (%lld kv), head dim %lld, ffn %lld, vocab %lld, "
               "context %lld, rope theta %g (%s layout)%s%s\n",
               c.arch.c_str(), static_cast<long long>(c.n_layer), static_cast<long long>(c.n_embd),
@@ -81,20 +59,24 @@ int InfoCommand(int argc, char** argv) {
               static_cast<long long>(c.n_ff), static_cast<long long>(c.n_vocab), static_cast<long long>(c.n_ctx_train),
               c.rope_theta, c.rope_neox ? "neox" : "normal", c.tied_embeddings ? ", tied embeddings" : "",
               c.qkv_bias ? ", q/k/v biases" : "");
-  if (source->vocab) {
-    std::printf("tokenizer: %s (pre %s), %zu tokens, bos %d, eos %d%s\n", source->vocab->model.c_str(),
-                source->vocab->pre.c_str(), source->vocab->tokens.size(), source->vocab->bos_id, source->vocab->eos_id,
-                source->vocab->chat_template.empty() ? "" : ", chat template");
+  if (source.vocab) {
+    std::printf("tokenizer: %s (pre %s), %zu tokens, bos %d, eos %d%s\n", source.vocab->model.c_str(),
+                source.vocab->pre.c_str(), source.vocab->tokens.size(), source.vocab->bos_id, source.vocab->eos_id,
+                source.vocab->chat_template.empty() ? "" : ", chat template");
   }
+}
+
+// The tensor table (when `table`), parameter count, bytes and bits per weight.
+void PrintTensors(const TensorMap& tensors, bool table) {
   int64_t params = 0;
   double bytes = 0;
   std::map<std::string, int64_t> by_type;
-  if (!no_tensors) std::printf("\n%-36s %-8s %-20s %12s\n", "tensor", "type", "shape (ggml order)", "bytes");
-  for (const auto& [name, view] : source->tensors) {
+  if (table) std::printf("\n%-36s %-8s %-20s %12s\n", "tensor", "type", "shape (ggml order)", "bytes");
+  for (const auto& [name, view] : tensors) {
     params += view.elements();
     bytes += static_cast<double>(view.bytes());
     by_type[TypeName(view.type)] += view.elements();
-    if (!no_tensors) {
+    if (table) {
       std::printf("%-36s %-8s %-20s %12zu\n", name.c_str(), TypeName(view.type), view.shape_string().c_str(),
                   view.bytes());
     }
@@ -102,6 +84,44 @@ int InfoCommand(int argc, char** argv) {
   std::printf("\nparameters: %lld (%.3f B), tensor bytes: %s, bits per weight: %.3f\n", static_cast<long long>(params),
               params / 1e9, HumanBytes(bytes).c_str(), params ? bytes * 8 / params : 0.0);
   for (const auto& [type, n] : by_type) std::printf("  %-6s %lld parameters\n", type.c_str(), static_cast<long long>(n));
+}
+
+}  // namespace
+
+int InfoCommand(int argc, char** argv) {
+  std::string path;
+  bool no_tensors = false;
+  ArgParser args("info", "Shows a model file's metadata, tensors, parameter count and size.");
+  args.AddPositional("MODEL", &path, "GGUF file (model or LoRA adapter), Hugging Face directory, or llama2.c .bin");
+  args.AddFlag("--no-tensors", &no_tensors, "omit the tensor table");
+  if (int rc = ParseOrExit(args, argc, argv); rc >= 0) return rc;
+
+  // GGUF metadata first: an adapter GGUF (general.type = adapter) has no
+  // model to describe, only its metadata and tensors.
+  std::shared_ptr<GgufFile> gguf;
+  if (auto format = DetectModelFormat(path); format.ok() && *format == ModelFormat::kGguf) {
+    auto opened = GgufFile::Open(path);
+    if (!opened.ok()) return Fail("info", opened.status());
+    gguf = std::move(*opened);
+    std::printf("file: %s\nformat: GGUF\nGGUF version %u, %zu metadata keys, %zu tensors\n\nmetadata:\n", path.c_str(),
+                gguf->version(), gguf->metadata().size(), gguf->tensors().size());
+    for (const auto& [key, value] : gguf->metadata()) std::printf("  %-44s %s\n", key.c_str(), FormatValue(value).c_str());
+  }
+  TensorMap tensors;
+  const GgufValue* type = gguf ? gguf->Find("general.type") : nullptr;
+  if (type != nullptr && type->type == GgufType::kString && type->str == "adapter") {
+    for (const GgufTensorInfo& t : gguf->tensors()) tensors[t.name] = t.view;
+  } else {
+    auto source = LoadModelSource(path);
+    if (!source.ok()) return Fail("info", source.status());
+    if (!gguf) {
+      const char* format_names[] = {"GGUF", "Hugging Face directory", "llama2.c checkpoint"};
+      std::printf("file: %s\nformat: %s\n", path.c_str(), format_names[static_cast<int>(source->format)]);
+    }
+    PrintModel(*source);
+    tensors = source->tensors;
+  }
+  PrintTensors(tensors, !no_tensors);
   return 0;
 }
 
