@@ -37,6 +37,7 @@ echo
 echo "| method | trainable parameters | validation loss before | after | reduction | tokens/s | peak memory | frozen base weights |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for method in "${methods[@]}"; do
+  rm -rf "${out_dir:?}/$method"  # a fresh run (finetune refuses to overwrite a checkpoint)
   # shellcheck disable=SC2046
   summary=$("$leanlm" finetune -m "$base" --data "$out_dir/train.txt" --val "$out_dir/val.txt" --method "$method" \
     --steps "$steps" --ctx 128 --batch 8 --warmup 10 --eval-batches 16 --seed 1 -t 2 --quiet \
