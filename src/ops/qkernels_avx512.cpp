@@ -18,11 +18,13 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "ops/qmatmul_kernels.h"
 #include "quant/formats/kquant_common.h"
 #include "quant/formats/q4_0.h"
 #include "quant/formats/q4_k.h"
+#include "quant/formats/q5_k.h"
 #include "quant/formats/q6_k.h"
 #include "quant/formats/q8_0.h"
 
@@ -64,52 +66,80 @@ LEANLM_VNNI_INLINE __m512i HighHalfShift(int s) {
   return _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(static_cast<short>(s)), 1);
 }
 
-// ---- Weight decoders: for each 64 values, f(j, u, scale, bias, lanes) ----
+// ---- Weight decoders ----
+//
+// A decoder splits a row into units of kUnit values (two or four 32-value
+// blocks, or one 256-value super-block) and calls, for each 64 values of
+// unit `index`, f(j, u, scale, bias, lanes, slot): column j, the unsigned
+// weight bytes, the per-lane weight scale and bias, the lanes in use and an
+// accumulator slot (0/1, alternated so consecutive chunks do not wait on one
+// FMA chain). Tail() covers the columns past the last whole unit.
 
-struct Q8_0Dec {
-  static constexpr int kShift = 7;  // offset 128: u = q ^ 0x80
-  static constexpr bool kBias = false;
-  template <class F>
-  LEANLM_VNNI_INLINE static void Row(const uint8_t* row, int64_t k, F&& f) {
-    const auto* b = reinterpret_cast<const q::BlockQ8_0*>(row);
-    const int64_t nb = k / 32;
-    const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-      const __m512i u = _mm512_inserti64x4(
-          _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs))),
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i + 1].qs)), 1);
-      f(i * 32, _mm512_xor_si512(u, flip), Scales2(b[i].d, b[i + 1].d), _mm512_setzero_ps(), __mmask16(0xffff));
+// Two 32-value blocks with fp16 d at offset 0 and the quants at offset kQs.
+template <class Block>
+struct PairDec {
+  static constexpr int64_t kUnit = 128;
+  static constexpr int64_t kUnitBytes = 4 * sizeof(Block);
+  template <class Derived, class F>
+  LEANLM_VNNI_INLINE static void UnitOf(const uint8_t* row, int64_t index, F&& f) {
+    const auto* b = reinterpret_cast<const Block*>(row) + 4 * index;
+    f(index * kUnit, Derived::Values(b[0], b[1]), Scales2(b[0].d, b[1].d), _mm512_setzero_ps(), __mmask16(0xffff), 0);
+    f(index * kUnit + 64, Derived::Values(b[2], b[3]), Scales2(b[2].d, b[3].d), _mm512_setzero_ps(),
+      __mmask16(0xffff), 1);
+  }
+  template <class Derived, class F>
+  LEANLM_VNNI_INLINE static void TailOf(const uint8_t* row, int64_t k, F&& f) {
+    const auto* b = reinterpret_cast<const Block*>(row);
+    int64_t i = k / kUnit * 4;
+    if (i + 2 <= k / 32) {
+      f(i * 32, Derived::Values(b[i], b[i + 1]), Scales2(b[i].d, b[i + 1].d), _mm512_setzero_ps(),
+        __mmask16(0xffff), 0);
+      i += 2;
     }
-    if (i < nb) {
-      const __m512i u = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs)));
-      f(i * 32, _mm512_xor_si512(u, flip), Scales2(b[i].d, 0), _mm512_setzero_ps(), __mmask16(0x00ff));
+    if (i < k / 32) {
+      f(i * 32, Derived::Values(b[i], b[i]), Scales2(b[i].d, 0), _mm512_setzero_ps(), __mmask16(0x00ff), 1);
     }
   }
 };
 
-struct Q4_0Dec {
+struct Q8_0Dec : PairDec<q::BlockQ8_0> {
+  static constexpr int kShift = 7;  // offset 128: u = q ^ 0x80
+  static constexpr bool kBias = false;
+  LEANLM_VNNI_INLINE static __m512i Values(const q::BlockQ8_0& b0, const q::BlockQ8_0& b1) {
+    const __m512i u =
+        _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0.qs))),
+                           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b1.qs)), 1);
+    return _mm512_xor_si512(u, _mm512_set1_epi8(static_cast<char>(0x80)));
+  }
+  template <class F>
+  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, F&& f) {
+    UnitOf<Q8_0Dec>(row, index, f);
+  }
+  template <class F>
+  LEANLM_VNNI_INLINE static void Tail(const uint8_t* row, int64_t k, F&& f) {
+    TailOf<Q8_0Dec>(row, k, f);
+  }
+};
+
+struct Q4_0Dec : PairDec<q::BlockQ4_0> {
   static constexpr int kShift = 3;  // offset 8
   static constexpr bool kBias = false;
   // [lo(q0), hi(q0), lo(q1), hi(q1)]: values 0-31 of two blocks.
-  LEANLM_VNNI_INLINE static __m512i Nibbles(const uint8_t* q0, const uint8_t* q1) {
-    const __m256i a = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q0)));
-    const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q1)));
+  LEANLM_VNNI_INLINE static __m512i Values(const q::BlockQ4_0& b0, const q::BlockQ4_0& b1) {
+    const __m256i a = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0.qs)));
+    const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b1.qs)));
     const __m512i t = _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
     const __m512i shift = _mm512_set_epi64(0x0004000400040004, 0x0004000400040004, 0, 0, 0x0004000400040004,
                                            0x0004000400040004, 0, 0);
     return _mm512_and_si512(_mm512_srlv_epi16(t, shift), _mm512_set1_epi8(0x0f));
   }
   template <class F>
-  LEANLM_VNNI_INLINE static void Row(const uint8_t* row, int64_t k, F&& f) {
-    const auto* b = reinterpret_cast<const q::BlockQ4_0*>(row);
-    const int64_t nb = k / 32;
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-      f(i * 32, Nibbles(b[i].qs, b[i + 1].qs), Scales2(b[i].d, b[i + 1].d), _mm512_setzero_ps(),
-        __mmask16(0xffff));
-    }
-    if (i < nb) f(i * 32, Nibbles(b[i].qs, b[i].qs), Scales2(b[i].d, 0), _mm512_setzero_ps(), __mmask16(0x00ff));
+  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, F&& f) {
+    UnitOf<Q4_0Dec>(row, index, f);
+  }
+  template <class F>
+  LEANLM_VNNI_INLINE static void Tail(const uint8_t* row, int64_t k, F&& f) {
+    TailOf<Q4_0Dec>(row, k, f);
   }
 };
 
@@ -128,94 +158,158 @@ LEANLM_VNNI_INLINE __m128i K4ScalesMins(const uint8_t* s) {
                        static_cast<int>(sc_lo));
 }
 
-struct Q4_KDec {
+// Q4_K and Q5_K: per 64 values, the low then the high nibbles of 32 bytes
+// (plus, for Q5_K, bit 2p / 2p+1 of qh as bit 4).
+template <bool kFive>
+struct K45Dec {
+  using Block = std::conditional_t<kFive, q::BlockQ5_K, q::BlockQ4_K>;
+  static constexpr int64_t kUnit = 256;
+  static constexpr int64_t kUnitBytes = sizeof(Block);
   static constexpr int kShift = -1;  // no offset: the mins are the bias
   static constexpr bool kBias = true;
   template <class F>
-  LEANLM_VNNI_INLINE static void Row(const uint8_t* row, int64_t k, F&& f) {
-    const auto* b = reinterpret_cast<const q::BlockQ4_K*>(row);
+  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, F&& f) {
+    const Block& b = reinterpret_cast<const Block*>(row)[index];
     const __m512i shift = HighHalfShift(4);
     const __m512i low4 = _mm512_set1_epi8(0x0f);
     const __m512i pair = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi32(1), 1);
-    for (int64_t i = 0; i < k / q::kQK_K; ++i) {
-      // [d·sc0..7, -dmin·m0..7]
-      const __m512 dd = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(Fp16(b[i].d)), _mm512_set1_ps(-Fp16(b[i].dmin)));
-      const __m512 sm = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(K4ScalesMins(b[i].scales))), dd);
-      LEANLM_UNROLL
-      for (int p = 0; p < 4; ++p) {
-        const __m512i qs = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 32 * p)));
-        const __m512i u = _mm512_and_si512(_mm512_srlv_epi16(qs, shift), low4);
-        const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(2 * p), pair);
-        const __m512 scale = _mm512_permutexvar_ps(idx, sm);
-        const __m512 bias = _mm512_permutexvar_ps(_mm512_add_epi32(idx, _mm512_set1_epi32(8)), sm);
-        f(i * q::kQK_K + 64 * p, u, scale, bias, __mmask16(0xffff));
+    // [d·sc0..7, -dmin·m0..7]
+    const __m512 dd = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(_cvtsh_ss(b.d)), _mm512_set1_ps(-_cvtsh_ss(b.dmin)));
+    const __m512 sm = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(K4ScalesMins(b.scales))), dd);
+    __m512i qh;
+    if constexpr (kFive) qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh)));
+    LEANLM_UNROLL
+    for (int p = 0; p < 4; ++p) {
+      const __m512i qs = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * p)));
+      __m512i u = _mm512_and_si512(_mm512_srlv_epi16(qs, shift), low4);
+      if constexpr (kFive) {
+        // bit 2p (low half) / 2p + 1 (high half) of qh to bit 4: shift by 4 - 2p / 3 - 2p
+        const int lo = 4 - 2 * p, hi = 3 - 2 * p;
+        const __m512i left = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(lo > 0 ? lo : 0)),
+                                                _mm256_set1_epi16(static_cast<short>(hi > 0 ? hi : 0)), 1);
+        const __m512i right = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(lo < 0 ? -lo : 0)),
+                                                 _mm256_set1_epi16(static_cast<short>(hi < 0 ? -hi : 0)), 1);
+        const __m512i h5 = _mm512_srlv_epi16(_mm512_sllv_epi16(qh, left), right);
+        u = _mm512_or_si512(u, _mm512_and_si512(h5, _mm512_set1_epi8(0x10)));
       }
+      const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(2 * p), pair);
+      const __m512 scale = _mm512_permutexvar_ps(idx, sm);
+      const __m512 bias = _mm512_permutexvar_ps(_mm512_add_epi32(idx, _mm512_set1_epi32(8)), sm);
+      f(index * kUnit + 64 * p, u, scale, bias, __mmask16(0xffff), p % 2);
     }
   }
-  LEANLM_VNNI_INLINE static float Fp16(uint16_t h) { return _cvtsh_ss(h); }
+  template <class F>
+  LEANLM_VNNI_INLINE static void Tail(const uint8_t*, int64_t, F&&) {}
 };
+using Q4_KDec = K45Dec<false>;
+using Q5_KDec = K45Dec<true>;
 
 struct Q6_KDec {
+  static constexpr int64_t kUnit = 256;
+  static constexpr int64_t kUnitBytes = sizeof(q::BlockQ6_K);
   static constexpr int kShift = 5;  // offset 32
   static constexpr bool kBias = false;
   template <class F>
-  LEANLM_VNNI_INLINE static void Row(const uint8_t* row, int64_t k, F&& f) {
-    const auto* b = reinterpret_cast<const q::BlockQ6_K*>(row);
+  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, F&& f) {
+    const auto& b = reinterpret_cast<const q::BlockQ6_K*>(row)[index];
     const __m512i low4 = _mm512_set1_epi8(0x0f);
     const __m512i bits45 = _mm512_set1_epi8(0x30);
     const __m512i shl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);  // [4, 2]
     const __m512i shr = HighHalfShift(2);                                                  // [0, 2]
     // lanes of 4 values: group (4c + lane / 4) for chunk c
     const __m512i group = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-    for (int64_t i = 0; i < k / q::kQK_K; ++i) {
-      const __m512 sc = _mm512_mul_ps(
-          _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].scales)))),
-          _mm512_set1_ps(_cvtsh_ss(b[i].d)));
-      LEANLM_UNROLL
-      for (int h = 0; h < 2; ++h) {
-        const __m512i ql = _mm512_loadu_si512(b[i].ql + 64 * h);
-        const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qh + 32 * h)));
-        const __m512i u0 = _mm512_or_si512(_mm512_and_si512(ql, low4),
-                                           _mm512_and_si512(_mm512_sllv_epi16(qh, shl), bits45));
-        const __m512i u1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
-                                           _mm512_and_si512(_mm512_srlv_epi16(qh, shr), bits45));
-        const __m512 s0 = _mm512_permutexvar_ps(_mm512_add_epi32(group, _mm512_set1_epi32(8 * h)), sc);
-        const __m512 s1 = _mm512_permutexvar_ps(_mm512_add_epi32(group, _mm512_set1_epi32(8 * h + 4)), sc);
-        f(i * q::kQK_K + 128 * h, u0, s0, _mm512_setzero_ps(), __mmask16(0xffff));
-        f(i * q::kQK_K + 128 * h + 64, u1, s1, _mm512_setzero_ps(), __mmask16(0xffff));
-      }
+    const __m512 sc = _mm512_mul_ps(
+        _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)))),
+        _mm512_set1_ps(_cvtsh_ss(b.d)));
+    LEANLM_UNROLL
+    for (int h = 0; h < 2; ++h) {
+      const __m512i ql = _mm512_loadu_si512(b.ql + 64 * h);
+      const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h)));
+      const __m512i u0 =
+          _mm512_or_si512(_mm512_and_si512(ql, low4), _mm512_and_si512(_mm512_sllv_epi16(qh, shl), bits45));
+      const __m512i u1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
+                                         _mm512_and_si512(_mm512_srlv_epi16(qh, shr), bits45));
+      const __m512 s0 = _mm512_permutexvar_ps(_mm512_add_epi32(group, _mm512_set1_epi32(8 * h)), sc);
+      const __m512 s1 = _mm512_permutexvar_ps(_mm512_add_epi32(group, _mm512_set1_epi32(8 * h + 4)), sc);
+      f(index * kUnit + 128 * h, u0, s0, _mm512_setzero_ps(), __mmask16(0xffff), 0);
+      f(index * kUnit + 128 * h + 64, u1, s1, _mm512_setzero_ps(), __mmask16(0xffff), 1);
     }
   }
+  template <class F>
+  LEANLM_VNNI_INLINE static void Tail(const uint8_t*, int64_t, F&&) {}
 };
 
 // ---- gemv ----
 
-template <class D, int N>
-LEANLM_VNNI void QGemvN(const WeightRef& w, const QuantizedActs& x, float* y, int64_t ldy, int64_t r0, int64_t r1) {
+constexpr int kTileRows = 1;  // weight rows per tile in decode (n = 1)
+constexpr int64_t kPrefetchBytes = 1024;  // software prefetch distance in each weight row
+
+// R weight rows against N activation rows: the rows share each activation
+// load, and every (row, activation row) pair has two accumulator slots (plus
+// two for the bias terms).
+template <class D, int R, int N>
+LEANLM_VNNI_INLINE void QGemvTile(const WeightRef& w, const QuantizedActs& x, float* y, int64_t ldy, int64_t r) {
   const int64_t k = w.k;
-  for (int64_t r = r0; r < r1; ++r) {
-    __m512 acc[N];
+  const uint8_t* rows[R];
+  LEANLM_UNROLL
+  for (int a = 0; a < R; ++a) rows[a] = w.row(r + a);
+  __m512 acc[R][N][2], accb[R][N][2];
+  LEANLM_UNROLL
+  for (int a = 0; a < R; ++a) {
     LEANLM_UNROLL
-    for (int i = 0; i < N; ++i) acc[i] = _mm512_setzero_ps();
-    D::Row(w.row(r), k, [&](int64_t j, __m512i u, __m512 scale, __m512 bias, __mmask16 lanes) LEANLM_VNNI_LAMBDA {
+    for (int i = 0; i < N; ++i) acc[a][i][0] = acc[a][i][1] = accb[a][i][0] = accb[a][i][1] = _mm512_setzero_ps();
+  }
+  auto step = [&](int a) LEANLM_VNNI_LAMBDA {
+    return [&, a](int64_t j, __m512i u, __m512 scale, __m512 bias, __mmask16 lanes, int slot) LEANLM_VNNI_LAMBDA {
       LEANLM_UNROLL
       for (int i = 0; i < N; ++i) {
         const __m512i xq = _mm512_maskz_loadu_epi32(lanes, x.q_row(i) + j);
-        __m512i a;
+        __m512i t;
         if constexpr (D::kShift >= 0) {
-          a = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(lanes, x.nls_row(i) + j / 4), D::kShift);
+          t = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(lanes, x.nls_row(i) + j / 4), D::kShift);
         } else {
-          a = _mm512_setzero_si512();
+          t = _mm512_setzero_si512();
         }
-        a = _mm512_dpbusd_epi32(a, u, xq);
+        t = _mm512_dpbusd_epi32(t, u, xq);
         const __m512 dl = _mm512_maskz_loadu_ps(lanes, x.dl_row(i) + j / 4);
-        acc[i] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a), dl), scale, acc[i]);
-        if constexpr (D::kBias) acc[i] = _mm512_fmadd_ps(bias, _mm512_maskz_loadu_ps(lanes, x.sl_row(i) + j / 4), acc[i]);
+        acc[a][i][slot] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(t), dl), scale, acc[a][i][slot]);
+        if constexpr (D::kBias) {
+          accb[a][i][slot] = _mm512_fmadd_ps(bias, _mm512_maskz_loadu_ps(lanes, x.sl_row(i) + j / 4), accb[a][i][slot]);
+        }
       }
-    });
+    };
+  };
+  const int64_t units = k / D::kUnit;
+  for (int64_t u = 0; u < units; ++u) {
     LEANLM_UNROLL
-    for (int i = 0; i < N; ++i) y[i * ldy + r] = ReduceAdd(acc[i]);
+    for (int a = 0; a < R; ++a) {
+      // The decoders issue few loads per byte, so out-of-order execution
+      // alone keeps too few cache misses in flight to stream from DRAM.
+      const char* ahead = reinterpret_cast<const char*>(rows[a]) + u * D::kUnitBytes + kPrefetchBytes;
+      LEANLM_UNROLL
+      for (int64_t o = 0; o < D::kUnitBytes; o += 64) _mm_prefetch(ahead + o, _MM_HINT_T0);
+      D::Unit(rows[a], u, step(a));
+    }
   }
+  LEANLM_UNROLL
+  for (int a = 0; a < R; ++a) D::Tail(rows[a], k, step(a));
+  LEANLM_UNROLL
+  for (int a = 0; a < R; ++a) {
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) {
+      __m512 sum = _mm512_add_ps(acc[a][i][0], acc[a][i][1]);
+      if constexpr (D::kBias) sum = _mm512_add_ps(sum, _mm512_add_ps(accb[a][i][0], accb[a][i][1]));
+      y[i * ldy + r + a] = ReduceAdd(sum);
+    }
+  }
+}
+
+template <class D, int N>
+LEANLM_VNNI void QGemvN(const WeightRef& w, const QuantizedActs& x, float* y, int64_t ldy, int64_t r0, int64_t r1) {
+  constexpr int R = N == 1 ? kTileRows : 1;
+  int64_t r = r0;
+  for (; r + R <= r1; r += R) QGemvTile<D, R, N>(w, x, y, ldy, r);
+  for (; r < r1; ++r) QGemvTile<D, 1, N>(w, x, y, ldy, r);
 }
 
 template <class D>
@@ -228,7 +322,6 @@ void QGemv(const WeightRef& w, const QuantizedActs& x, float* y, int64_t ldy, in
     default: return ScalarQGemv(w, x, y, ldy, r0, r1);
   }
 }
-
 
 // ---- GEMM packing: 32 columns of 8 rows at a time, transposed in registers ----
 
@@ -464,6 +557,7 @@ QMatMulKernels Avx512QMatMulKernels(DType type) {
     case DType::kQ4_0: return {QGemv<Q4_0Dec>, kQGemvMaxRows, QPack<Q4_0Pack>};
     case DType::kQ4_K: return {QGemv<Q4_KDec>, kQGemvMaxRows, QPack<Q4_KPack>};
     case DType::kQ6_K: return {QGemv<Q6_KDec>, kQGemvMaxRows, QPack<Q6_KPack>};
+    case DType::kQ5_K: return {QGemv<Q5_KDec>, kQGemvMaxRows, nullptr};
     default: return {};
   }
 }
