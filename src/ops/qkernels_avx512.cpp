@@ -6,8 +6,8 @@
 // gemv: each weight row is decoded 64 values at a time into unsigned bytes u
 // (weight = scale · (u - offset) + bias), in the natural value order, so the
 // activation quants and their per-lane data (QuantizedActs) load directly:
-//   lane int32   a = Σ u·q - offset · Σ q      (vpdpbusd onto -Σq << log2 offset)
-//   row sum     += a · d_lane · scale_lane + bias_lane · (d · Σ q)_lane
+//   lane int32   a = Σ u·q - offset · Σ q      (vpdpbusd onto nls = -offset · Σ q)
+//   row sum     += a · d_lane · scale_lane  (+ per block: bias · d · Σ q)
 // GEMM: register tile of 4 activation rows × 32 weight rows over the int8
 // panels of qmatmul_kernels.h, int32 sums per group scaled into F32.
 #include <immintrin.h>
@@ -68,78 +68,121 @@ LEANLM_VNNI_INLINE __m512i HighHalfShift(int s) {
 
 // ---- Weight decoders ----
 //
-// A decoder splits a row into units of kUnit values (two or four 32-value
-// blocks, or one 256-value super-block) and calls, for each 64 values of
-// unit `index`, f(j, u, scale, bias, lanes, slot): column j, the unsigned
-// weight bytes, the per-lane weight scale and bias, the lanes in use and an
-// accumulator slot (0/1, alternated so consecutive chunks do not wait on one
-// FMA chain). Tail() covers the columns past the last whole unit.
+// A decoder splits a row into units of kUnit values (four 32-value blocks or
+// one 256-value super-block) and calls, for each 64 values of unit `index`,
+// f(j, u, scale, lanes, slot): column j, the unsigned weight bytes (weight =
+// scale · (u - 2^kShift)), the lanes in use and an accumulator slot (0/1,
+// alternated so consecutive chunks do not wait on one FMA chain). Decoders
+// with kBias also call fb(j, bias, blocks) once per unit with the additive
+// term of each 32-value block from j on (fb dots it with the activation block
+// sums). Tail() covers the columns past the last whole unit.
 
-// Two 32-value blocks with fp16 d at offset 0 and the quants at offset kQs.
-template <class Block>
+// Pairs of 32-value blocks; Derived::Decode(b, blocks, &u, &scale) decodes
+// blocks b[0] and (if blocks == 2) b[1].
+template <class Block, class Derived>
 struct PairDec {
   static constexpr int64_t kUnit = 128;
   static constexpr int64_t kUnitBytes = 4 * sizeof(Block);
-  template <class Derived, class F>
-  LEANLM_VNNI_INLINE static void UnitOf(const uint8_t* row, int64_t index, F&& f) {
+  static constexpr bool kBias = false;
+  static constexpr bool kInterleaved = false;
+  template <class F, class FB, class FP>
+  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, F&& f, FB&&, FP&&) {
     const auto* b = reinterpret_cast<const Block*>(row) + 4 * index;
-    f(index * kUnit, Derived::Values(b[0], b[1]), Scales2(b[0].d, b[1].d), _mm512_setzero_ps(), __mmask16(0xffff), 0);
-    f(index * kUnit + 64, Derived::Values(b[2], b[3]), Scales2(b[2].d, b[3].d), _mm512_setzero_ps(),
-      __mmask16(0xffff), 1);
+    __m512i u;
+    __m512 scale;
+    Derived::Decode(b, 2, &u, &scale);
+    f(index * kUnit, u, scale, __mmask16(0xffff), 0);
+    Derived::Decode(b + 2, 2, &u, &scale);
+    f(index * kUnit + 64, u, scale, __mmask16(0xffff), 1);
   }
-  template <class Derived, class F>
-  LEANLM_VNNI_INLINE static void TailOf(const uint8_t* row, int64_t k, F&& f) {
+  template <class F, class FB, class FP>
+  LEANLM_VNNI_INLINE static void Tail(const uint8_t* row, int64_t k, F&& f, FB&& fb, FP&&) {
+    PairTail(row, k / kUnit * 4, k, f, fb);
+  }
+  // Blocks [i, k / 32) in pairs, natural order.
+  template <class F, class FB>
+  LEANLM_VNNI_INLINE static void PairTail(const uint8_t* row, int64_t i, int64_t k, F&& f, FB&&) {
     const auto* b = reinterpret_cast<const Block*>(row);
-    int64_t i = k / kUnit * 4;
-    if (i + 2 <= k / 32) {
-      f(i * 32, Derived::Values(b[i], b[i + 1]), Scales2(b[i].d, b[i + 1].d), _mm512_setzero_ps(),
-        __mmask16(0xffff), 0);
-      i += 2;
+    __m512i u;
+    __m512 scale;
+    for (; i + 2 <= k / 32; i += 2) {
+      Derived::Decode(b + i, 2, &u, &scale);
+      f(i * 32, u, scale, __mmask16(0xffff), 0);
     }
     if (i < k / 32) {
-      f(i * 32, Derived::Values(b[i], b[i]), Scales2(b[i].d, 0), _mm512_setzero_ps(), __mmask16(0x00ff), 1);
+      Derived::Decode(b + i, 1, &u, &scale);
+      f(i * 32, u, scale, __mmask16(0x00ff), 1);
     }
   }
 };
 
-struct Q8_0Dec : PairDec<q::BlockQ8_0> {
+struct Q8_0Dec : PairDec<q::BlockQ8_0, Q8_0Dec> {
   static constexpr int kShift = 7;  // offset 128: u = q ^ 0x80
-  static constexpr bool kBias = false;
-  LEANLM_VNNI_INLINE static __m512i Values(const q::BlockQ8_0& b0, const q::BlockQ8_0& b1) {
-    const __m512i u =
-        _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0.qs))),
-                           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b1.qs)), 1);
-    return _mm512_xor_si512(u, _mm512_set1_epi8(static_cast<char>(0x80)));
-  }
-  template <class F>
-  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, F&& f) {
-    UnitOf<Q8_0Dec>(row, index, f);
-  }
-  template <class F>
-  LEANLM_VNNI_INLINE static void Tail(const uint8_t* row, int64_t k, F&& f) {
-    TailOf<Q8_0Dec>(row, k, f);
+  LEANLM_VNNI_INLINE static void Decode(const q::BlockQ8_0* b, int blocks, __m512i* u, __m512* scale) {
+    const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[0].qs));
+    const __m256i q1 =
+        blocks == 2 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[1].qs)) : _mm256_setzero_si256();
+    *u = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1),
+                          _mm512_set1_epi8(static_cast<char>(0x80)));
+    *scale = Scales2(b[0].d, blocks == 2 ? b[1].d : 0);
   }
 };
 
-struct Q4_0Dec : PairDec<q::BlockQ4_0> {
+// Word indices into two Q4_0 blocks (9 words each: d, then 8 words of
+// nibbles): the nibbles of block 0 twice, then those of block 1 twice; and
+// d0 eight times, then d1 eight times.
+alignas(64) constexpr uint16_t kQ4_0Nibbles[32] = {1,  2,  3,  4,  5,  6,  7,  8,  1,  2,  3,  4,  5,  6,  7,  8,
+                                                   10, 11, 12, 13, 14, 15, 16, 17, 10, 11, 12, 13, 14, 15, 16, 17};
+alignas(64) constexpr uint16_t kQ4_0Scales[32] = {0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9,
+                                                  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+
+struct Q4_0Dec : PairDec<q::BlockQ4_0, Q4_0Dec> {
   static constexpr int kShift = 3;  // offset 8
-  static constexpr bool kBias = false;
-  // [lo(q0), hi(q0), lo(q1), hi(q1)]: values 0-31 of two blocks.
-  LEANLM_VNNI_INLINE static __m512i Values(const q::BlockQ4_0& b0, const q::BlockQ4_0& b1) {
-    const __m256i a = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0.qs)));
-    const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b1.qs)));
-    const __m512i t = _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
+  // One masked load of both blocks, then word permutes: u = [lo(q0), hi(q0),
+  // lo(q1), hi(q1)] (values 0-31 of each block in order) and the scales.
+  LEANLM_VNNI_INLINE static void Decode(const q::BlockQ4_0* b, int blocks, __m512i* u, __m512* scale) {
+    const __m512i raw = _mm512_maskz_loadu_epi16(blocks == 2 ? 0x3ffff : 0x1ff, b);
+    const __m512i t = _mm512_permutexvar_epi16(_mm512_load_si512(kQ4_0Nibbles), raw);
     const __m512i shift = _mm512_set_epi64(0x0004000400040004, 0x0004000400040004, 0, 0, 0x0004000400040004,
                                            0x0004000400040004, 0, 0);
-    return _mm512_and_si512(_mm512_srlv_epi16(t, shift), _mm512_set1_epi8(0x0f));
+    *u = _mm512_and_si512(_mm512_srlv_epi16(t, shift), _mm512_set1_epi8(0x0f));
+    *scale = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_load_si512(kQ4_0Scales), raw)));
   }
-  template <class F>
-  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, F&& f) {
-    UnitOf<Q4_0Dec>(row, index, f);
+};
+
+// Q4_0 against interleaved activations (QuantizedActs::interleaved): per
+// 128 values, one permute gathers the 64 nibble bytes of four blocks, whose
+// low and high nibbles line up with the two interleaved halves of x, so both
+// halves accumulate into the same int32 lanes before one scaling. Two units
+// per call, for the two accumulator slots.
+alignas(64) constexpr uint16_t kQ4_0Quad[32] = {1,  2,  3,  4,  5,  6,  7,  8,  10, 11, 12, 13, 14, 15, 16, 17,
+                                                19, 20, 21, 22, 23, 24, 25, 26, 28, 29, 30, 31, 32, 33, 34, 35};
+alignas(64) constexpr uint16_t kQ4_0QuadScales[32] = {0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27,
+                                                      0, 0, 0, 0, 0, 0, 0, 0, 0,  0,  0,  0,  0,  0,  0,  0};
+
+struct Q4_0IDec {
+  static constexpr int64_t kUnit = 256;
+  static constexpr int64_t kUnitBytes = 8 * sizeof(q::BlockQ4_0);
+  static constexpr int kShift = 3;
+  static constexpr bool kBias = false;
+  static constexpr bool kInterleaved = true;
+  template <class F, class FB, class FP>
+  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, F&&, FB&&, FP&& fp) {
+    LEANLM_UNROLL
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* b = row + (2 * index + h) * 4 * sizeof(q::BlockQ4_0);
+      const __m512i lo = _mm512_loadu_si512(b);
+      const __m512i hi = _mm512_maskz_loadu_epi16(0xf, b + 64);
+      const __m512i t = _mm512_permutex2var_epi16(lo, _mm512_load_si512(kQ4_0Quad), hi);
+      const __m512i mask = _mm512_set1_epi8(0x0f);
+      const __m512 scale =
+          _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_load_si512(kQ4_0QuadScales), lo)));
+      fp((2 * index + h) * 128, _mm512_and_si512(t, mask), _mm512_and_si512(_mm512_srli_epi16(t, 4), mask), scale, h);
+    }
   }
-  template <class F>
-  LEANLM_VNNI_INLINE static void Tail(const uint8_t* row, int64_t k, F&& f) {
-    TailOf<Q4_0Dec>(row, k, f);
+  template <class F, class FB, class FP>
+  LEANLM_VNNI_INLINE static void Tail(const uint8_t* row, int64_t k, F&& f, FB&& fb, FP&&) {
+    Q4_0Dec::PairTail(row, k / kUnit * 8, k, f, fb);
   }
 };
 
@@ -167,8 +210,9 @@ struct K45Dec {
   static constexpr int64_t kUnitBytes = sizeof(Block);
   static constexpr int kShift = -1;  // no offset: the mins are the bias
   static constexpr bool kBias = true;
-  template <class F>
-  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, F&& f) {
+  static constexpr bool kInterleaved = false;
+  template <class F, class FB, class FP>
+  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, F&& f, FB&& fb, FP&&) {
     const Block& b = reinterpret_cast<const Block*>(row)[index];
     const __m512i shift = HighHalfShift(4);
     const __m512i low4 = _mm512_set1_epi8(0x0f);
@@ -176,6 +220,7 @@ struct K45Dec {
     // [d·sc0..7, -dmin·m0..7]
     const __m512 dd = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(_cvtsh_ss(b.d)), _mm512_set1_ps(-_cvtsh_ss(b.dmin)));
     const __m512 sm = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(K4ScalesMins(b.scales))), dd);
+    fb(index * kUnit, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sm), 1)), __mmask8(0xff));
     __m512i qh;
     if constexpr (kFive) qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh)));
     LEANLM_UNROLL
@@ -192,14 +237,12 @@ struct K45Dec {
         const __m512i h5 = _mm512_srlv_epi16(_mm512_sllv_epi16(qh, left), right);
         u = _mm512_or_si512(u, _mm512_and_si512(h5, _mm512_set1_epi8(0x10)));
       }
-      const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(2 * p), pair);
-      const __m512 scale = _mm512_permutexvar_ps(idx, sm);
-      const __m512 bias = _mm512_permutexvar_ps(_mm512_add_epi32(idx, _mm512_set1_epi32(8)), sm);
-      f(index * kUnit + 64 * p, u, scale, bias, __mmask16(0xffff), p % 2);
+      const __m512 scale = _mm512_permutexvar_ps(_mm512_add_epi32(_mm512_set1_epi32(2 * p), pair), sm);
+      f(index * kUnit + 64 * p, u, scale, __mmask16(0xffff), p % 2);
     }
   }
-  template <class F>
-  LEANLM_VNNI_INLINE static void Tail(const uint8_t*, int64_t, F&&) {}
+  template <class F, class FB, class FP>
+  LEANLM_VNNI_INLINE static void Tail(const uint8_t*, int64_t, F&&, FB&&, FP&&) {}
 };
 using Q4_KDec = K45Dec<false>;
 using Q5_KDec = K45Dec<true>;
@@ -209,8 +252,9 @@ struct Q6_KDec {
   static constexpr int64_t kUnitBytes = sizeof(q::BlockQ6_K);
   static constexpr int kShift = 5;  // offset 32
   static constexpr bool kBias = false;
-  template <class F>
-  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, F&& f) {
+  static constexpr bool kInterleaved = false;
+  template <class F, class FB, class FP>
+  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, F&& f, FB&&, FP&&) {
     const auto& b = reinterpret_cast<const q::BlockQ6_K*>(row)[index];
     const __m512i low4 = _mm512_set1_epi8(0x0f);
     const __m512i bits45 = _mm512_set1_epi8(0x30);
@@ -231,85 +275,79 @@ struct Q6_KDec {
                                          _mm512_and_si512(_mm512_srlv_epi16(qh, shr), bits45));
       const __m512 s0 = _mm512_permutexvar_ps(_mm512_add_epi32(group, _mm512_set1_epi32(8 * h)), sc);
       const __m512 s1 = _mm512_permutexvar_ps(_mm512_add_epi32(group, _mm512_set1_epi32(8 * h + 4)), sc);
-      f(index * kUnit + 128 * h, u0, s0, _mm512_setzero_ps(), __mmask16(0xffff), 0);
-      f(index * kUnit + 128 * h + 64, u1, s1, _mm512_setzero_ps(), __mmask16(0xffff), 1);
+      f(index * kUnit + 128 * h, u0, s0, __mmask16(0xffff), 0);
+      f(index * kUnit + 128 * h + 64, u1, s1, __mmask16(0xffff), 1);
     }
   }
-  template <class F>
-  LEANLM_VNNI_INLINE static void Tail(const uint8_t*, int64_t, F&&) {}
+  template <class F, class FB, class FP>
+  LEANLM_VNNI_INLINE static void Tail(const uint8_t*, int64_t, F&&, FB&&, FP&&) {}
 };
 
 // ---- gemv ----
 
-constexpr int kTileRows = 1;  // weight rows per tile in decode (n = 1)
 constexpr int64_t kPrefetchBytes = 1024;  // software prefetch distance in each weight row
 
-// R weight rows against N activation rows: the rows share each activation
-// load, and every (row, activation row) pair has two accumulator slots (plus
-// two for the bias terms).
-template <class D, int R, int N>
-LEANLM_VNNI_INLINE void QGemvTile(const WeightRef& w, const QuantizedActs& x, float* y, int64_t ldy, int64_t r) {
+// N activation rows against one weight row at a time (tiles of several rows
+// measured slower from DRAM: interleaved rows defeat the stream prefetchers).
+// Each activation row has two accumulator slots, plus one for the bias terms.
+template <class D, int N>
+LEANLM_VNNI_INLINE void QGemvRow(const WeightRef& w, const QuantizedActs& x, float* y, int64_t ldy, int64_t r) {
   const int64_t k = w.k;
-  const uint8_t* rows[R];
+  const uint8_t* row = w.row(r);
+  __m512 acc[N][2];
+  __m256 accb[N];
   LEANLM_UNROLL
-  for (int a = 0; a < R; ++a) rows[a] = w.row(r + a);
-  __m512 acc[R][N][2], accb[R][N][2];
-  LEANLM_UNROLL
-  for (int a = 0; a < R; ++a) {
-    LEANLM_UNROLL
-    for (int i = 0; i < N; ++i) acc[a][i][0] = acc[a][i][1] = accb[a][i][0] = accb[a][i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < N; ++i) {
+    acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    accb[i] = _mm256_setzero_ps();
   }
-  auto step = [&](int a) LEANLM_VNNI_LAMBDA {
-    return [&, a](int64_t j, __m512i u, __m512 scale, __m512 bias, __mmask16 lanes, int slot) LEANLM_VNNI_LAMBDA {
-      LEANLM_UNROLL
-      for (int i = 0; i < N; ++i) {
-        const __m512i xq = _mm512_maskz_loadu_epi32(lanes, x.q_row(i) + j);
-        __m512i t;
-        if constexpr (D::kShift >= 0) {
-          t = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(lanes, x.nls_row(i) + j / 4), D::kShift);
-        } else {
-          t = _mm512_setzero_si512();
-        }
-        t = _mm512_dpbusd_epi32(t, u, xq);
-        const __m512 dl = _mm512_maskz_loadu_ps(lanes, x.dl_row(i) + j / 4);
-        acc[a][i][slot] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(t), dl), scale, acc[a][i][slot]);
-        if constexpr (D::kBias) {
-          accb[a][i][slot] = _mm512_fmadd_ps(bias, _mm512_maskz_loadu_ps(lanes, x.sl_row(i) + j / 4), accb[a][i][slot]);
-        }
-      }
-    };
+  auto step = [&](int64_t j, __m512i u, __m512 scale, __mmask16 lanes, int slot) LEANLM_VNNI_LAMBDA {
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) {
+      const __m512i xq = _mm512_maskz_loadu_epi32(lanes, x.q_row(i) + j);
+      // nls already carries the weight offset (x.nls_shift == D::kShift).
+      __m512i t = D::kShift >= 0 ? _mm512_maskz_loadu_epi32(lanes, x.nls_row(i) + j / 4) : _mm512_setzero_si512();
+      t = _mm512_dpbusd_epi32(t, u, xq);
+      const __m512 dl = _mm512_maskz_loadu_ps(lanes, x.dl_row(i) + j / 4);
+      acc[i][slot] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(t), dl), scale, acc[i][slot]);
+    }
+  };
+  auto bias = [&](int64_t j, __m256 b, __mmask8 blocks) LEANLM_VNNI_LAMBDA {
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) accb[i] = _mm256_fmadd_ps(b, _mm256_maskz_loadu_ps(blocks, x.sb_row(i) + j / 32), accb[i]);
+  };
+  // Interleaved activations: both halves of 128 values into the same lanes.
+  auto pair = [&](int64_t j, __m512i ua, __m512i ub, __m512 scale, int slot) LEANLM_VNNI_LAMBDA {
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) {
+      __m512i t = _mm512_loadu_si512(x.inls_row(i) + j / 8);
+      t = _mm512_dpbusd_epi32(t, ua, _mm512_loadu_si512(x.iq_row(i) + j));
+      t = _mm512_dpbusd_epi32(t, ub, _mm512_loadu_si512(x.iq_row(i) + j + 64));
+      const __m512 dl = _mm512_loadu_ps(x.idl_row(i) + j / 8);
+      acc[i][slot] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(t), dl), scale, acc[i][slot]);
+    }
   };
   const int64_t units = k / D::kUnit;
   for (int64_t u = 0; u < units; ++u) {
+    // The decoders issue few loads per byte, so out-of-order execution
+    // alone keeps too few cache misses in flight to stream from DRAM.
+    const char* ahead = reinterpret_cast<const char*>(row) + u * D::kUnitBytes + kPrefetchBytes;
     LEANLM_UNROLL
-    for (int a = 0; a < R; ++a) {
-      // The decoders issue few loads per byte, so out-of-order execution
-      // alone keeps too few cache misses in flight to stream from DRAM.
-      const char* ahead = reinterpret_cast<const char*>(rows[a]) + u * D::kUnitBytes + kPrefetchBytes;
-      LEANLM_UNROLL
-      for (int64_t o = 0; o < D::kUnitBytes; o += 64) _mm_prefetch(ahead + o, _MM_HINT_T0);
-      D::Unit(rows[a], u, step(a));
-    }
+    for (int64_t o = 0; o < D::kUnitBytes; o += 64) _mm_prefetch(ahead + o, _MM_HINT_T0);
+    D::Unit(row, u, step, bias, pair);
   }
+  D::Tail(row, k, step, bias, pair);
   LEANLM_UNROLL
-  for (int a = 0; a < R; ++a) D::Tail(rows[a], k, step(a));
-  LEANLM_UNROLL
-  for (int a = 0; a < R; ++a) {
-    LEANLM_UNROLL
-    for (int i = 0; i < N; ++i) {
-      __m512 sum = _mm512_add_ps(acc[a][i][0], acc[a][i][1]);
-      if constexpr (D::kBias) sum = _mm512_add_ps(sum, _mm512_add_ps(accb[a][i][0], accb[a][i][1]));
-      y[i * ldy + r + a] = ReduceAdd(sum);
-    }
+  for (int i = 0; i < N; ++i) {
+    __m512 sum = _mm512_add_ps(acc[i][0], acc[i][1]);
+    if constexpr (D::kBias) sum = _mm512_add_ps(sum, _mm512_castps256_ps512(accb[i]));
+    y[i * ldy + r] = ReduceAdd(sum);
   }
 }
 
 template <class D, int N>
 LEANLM_VNNI void QGemvN(const WeightRef& w, const QuantizedActs& x, float* y, int64_t ldy, int64_t r0, int64_t r1) {
-  constexpr int R = N == 1 ? kTileRows : 1;
-  int64_t r = r0;
-  for (; r + R <= r1; r += R) QGemvTile<D, R, N>(w, x, y, ldy, r);
-  for (; r < r1; ++r) QGemvTile<D, 1, N>(w, x, y, ldy, r);
+  for (int64_t r = r0; r < r1; ++r) QGemvRow<D, N>(w, x, y, ldy, r);
 }
 
 template <class D>
@@ -553,11 +591,11 @@ void QMicroKernelDispatch(const uint8_t* xp, const uint8_t* wp, int64_t kc, int 
 
 QMatMulKernels Avx512QMatMulKernels(DType type) {
   switch (type) {
-    case DType::kQ8_0: return {QGemv<Q8_0Dec>, kQGemvMaxRows, QPack<Q8_0Pack>};
-    case DType::kQ4_0: return {QGemv<Q4_0Dec>, kQGemvMaxRows, QPack<Q4_0Pack>};
-    case DType::kQ4_K: return {QGemv<Q4_KDec>, kQGemvMaxRows, QPack<Q4_KPack>};
-    case DType::kQ6_K: return {QGemv<Q6_KDec>, kQGemvMaxRows, QPack<Q6_KPack>};
-    case DType::kQ5_K: return {QGemv<Q5_KDec>, kQGemvMaxRows, nullptr};
+    case DType::kQ8_0: return {QGemv<Q8_0Dec>, kQGemvMaxRows, QPack<Q8_0Pack>, Q8_0Dec::kShift};
+    case DType::kQ4_0: return {QGemv<Q4_0IDec>, kQGemvMaxRows, QPack<Q4_0Pack>, Q4_0IDec::kShift, true};
+    case DType::kQ4_K: return {QGemv<Q4_KDec>, kQGemvMaxRows, QPack<Q4_KPack>, 0};
+    case DType::kQ6_K: return {QGemv<Q6_KDec>, kQGemvMaxRows, QPack<Q6_KPack>, Q6_KDec::kShift};
+    case DType::kQ5_K: return {QGemv<Q5_KDec>, kQGemvMaxRows, nullptr, 0};
     default: return {};
   }
 }

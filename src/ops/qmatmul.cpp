@@ -89,6 +89,8 @@ QMatMulKernels FindQMatMulKernels(DType type, CpuLevel level) {
     if (v.gemv) {
       found.gemv = v.gemv;
       found.gemv_max_rows = v.gemv_max_rows;
+      found.act_shift = v.act_shift;
+      found.act_interleaved = v.act_interleaved;
     }
     found.pack = v.pack;
   }
@@ -105,7 +107,7 @@ void QuantizedMatMul(const QMatMulKernels& kernels, CpuLevel level, const Weight
   const int64_t k = w.k;
   const size_t act_bytes = Align64(QuantizedActsBytes(n, k));
   if (n <= kernels.gemv_max_rows) {
-    const QuantizedActs xq = QuantizedActsIn(pool.Scratch(pool.size(), act_bytes), n, k);
+    const QuantizedActs xq = QuantizedActsIn(pool.Scratch(pool.size(), act_bytes), n, k, kernels.act_shift, kernels.act_interleaved);
     QuantizeActivations(x, xq, pool);
     QGemvChunks(kernels.gemv, w, xq, y, m, pool);
     return;

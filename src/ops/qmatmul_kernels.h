@@ -61,6 +61,8 @@ struct QMatMulKernels {
   QGemvFn gemv = nullptr;
   int gemv_max_rows = 0;        // MatMul uses gemv up to this many rows, the integer GEMM above
   QPackWeightsFn pack = nullptr;  // null: prompt processing takes the F32 path
+  int act_shift = 0;              // the QuantizedActs::nls_shift gemv expects
+  bool act_interleaved = false;   // whether gemv reads QuantizedActs' interleaved copy
 };
 struct QGemmKernel {
   int mr = 0;

@@ -113,6 +113,7 @@ TEST(QuantizeActivationsTest, RoundsEachBlockWithinHalfAStep) {
       for (int64_t j = 0; j < kActBlock; ++j) amax = std::max(amax, std::fabs(x[i * k + b * kActBlock + j]));
       const float d = a.q.d(i, b);
       EXPECT_EQ(d, amax / 127.0f) << "row " << i << " block " << b;
+      int block_sum = 0;
       for (int64_t l = 0; l < kActBlock / kActLane; ++l) {
         const int64_t lane = b * kActBlock / kActLane + l;
         int sum = 0;
@@ -126,11 +127,46 @@ TEST(QuantizeActivationsTest, RoundsEachBlockWithinHalfAStep) {
         EXPECT_EQ(a.q.dl_row(i)[lane], d);
         EXPECT_EQ(a.q.nls_row(i)[lane], -sum);
         EXPECT_EQ(a.q.sl_row(i)[lane], d * static_cast<float>(sum));
+        block_sum += sum;
       }
+      EXPECT_EQ(a.q.sb_row(i)[b], d * static_cast<float>(block_sum));
     }
   }
   EXPECT_EQ(a.q.d(0, 2), 0.0f);
   EXPECT_EQ(a.q.q_row(0)[200], -127);
+}
+
+// The shifted lane sums and the interleaved copy follow their definitions in
+// quantize_activations.h.
+TEST(QuantizeActivationsTest, ShiftedAndInterleavedLayouts) {
+  std::mt19937 rng(4);
+  const int64_t n = 3, k = 416;  // 3 whole units of 128 and a tail of 32
+  const std::vector<float> x = Random(n * k, rng);
+  std::vector<uint8_t> buf(QuantizedActsBytes(n, k) + 64);
+  void* aligned = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;
+  const QuantizedActs q = QuantizedActsIn(aligned, n, k, 3, true);
+  ThreadPool pool(2);
+  QuantizeActivations(x.data(), q, pool);
+  for (int64_t i = 0; i < n; ++i) {
+    const int8_t* qi = q.q_row(i);
+    for (int64_t lane = 0; lane < k / 4; ++lane) {
+      EXPECT_EQ(q.nls_row(i)[lane], -8 * (qi[4 * lane] + qi[4 * lane + 1] + qi[4 * lane + 2] + qi[4 * lane + 3]));
+    }
+    for (int64_t u = 0; u < k / 128; ++u) {
+      for (int64_t b = 0; b < 4; ++b) {
+        for (int64_t t = 0; t < 16; ++t) {
+          EXPECT_EQ(q.iq_row(i)[128 * u + 16 * b + t], qi[128 * u + 32 * b + t]);
+          EXPECT_EQ(q.iq_row(i)[128 * u + 64 + 16 * b + t], qi[128 * u + 32 * b + 16 + t]);
+        }
+        for (int64_t l = 0; l < 4; ++l) {
+          int sum = 0;
+          for (int64_t t = 0; t < 4; ++t) sum += qi[128 * u + 32 * b + 4 * l + t] + qi[128 * u + 32 * b + 16 + 4 * l + t];
+          EXPECT_EQ(q.inls_row(i)[16 * u + 4 * b + l], -8 * sum);
+          EXPECT_EQ(q.idl_row(i)[16 * u + 4 * b + l], q.d(i, 4 * u + b));
+        }
+      }
+    }
+  }
 }
 
 class QuantMatMulTest : public ::testing::TestWithParam<DType> {};
