@@ -23,6 +23,13 @@
 #include "ops/qmatmul_kernels.h"
 #include "quant/formats/kquant_common.h"
 #include "quant/formats/q4_0.h"
+#include "quant/formats/q3_k.h"
+#include "quant/formats/q2_k.h"
+#include "quant/formats/tq2_0.h"
+#include "quant/formats/iq4_nl.h"
+#include "quant/formats/q5_1.h"
+#include "quant/formats/q5_0.h"
+#include "quant/formats/q4_1.h"
 #include "quant/formats/q4_k.h"
 #include "quant/formats/q5_k.h"
 #include "quant/formats/q6_k.h"
@@ -70,10 +77,10 @@ LEANLM_VNNI_INLINE __m512i HighHalfShift(int s) {
 //
 // A decoder splits a row into units of kUnit values (four 32-value blocks or
 // one 256-value super-block) and calls, for each 64 values of unit `index`,
-// f(j, u, scale, lanes, slot): column j, the unsigned weight bytes (weight =
+// s.chunk(j, u, scale, lanes, slot): column j, the unsigned weight bytes (weight =
 // scale · (u - 2^kShift)), the lanes in use and an accumulator slot (0/1,
 // alternated so consecutive chunks do not wait on one FMA chain). Decoders
-// with kBias also call fb(j, bias, blocks) once per unit with the additive
+// with kBias also call s.block_bias(j, bias, blocks) once per unit with the additive
 // term of each 32-value block from j on (fb dots it with the activation block
 // sums). Tail() covers the columns past the last whole unit.
 
@@ -85,33 +92,35 @@ struct PairDec {
   static constexpr int64_t kUnitBytes = 4 * sizeof(Block);
   static constexpr bool kBias = false;
   static constexpr bool kInterleaved = false;
-  template <class F, class FB, class FP>
-  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, F&& f, FB&&, FP&&) {
+  static constexpr bool kScalarTail = false;
+  static constexpr bool kLaneBias = false;
+  template <class S>
+  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, S& s) {
     const auto* b = reinterpret_cast<const Block*>(row) + 4 * index;
     __m512i u;
     __m512 scale;
     Derived::Decode(b, 2, &u, &scale);
-    f(index * kUnit, u, scale, __mmask16(0xffff), 0);
+    s.chunk(index * kUnit, u, scale, __mmask16(0xffff), 0);
     Derived::Decode(b + 2, 2, &u, &scale);
-    f(index * kUnit + 64, u, scale, __mmask16(0xffff), 1);
+    s.chunk(index * kUnit + 64, u, scale, __mmask16(0xffff), 1);
   }
-  template <class F, class FB, class FP>
-  LEANLM_VNNI_INLINE static void Tail(const uint8_t* row, int64_t k, F&& f, FB&& fb, FP&&) {
-    PairTail(row, k / kUnit * 4, k, f, fb);
+  template <class S>
+  LEANLM_VNNI_INLINE static void Tail(const uint8_t* row, int64_t k, S& s) {
+    PairTail(row, k / kUnit * 4, k, s);
   }
   // Blocks [i, k / 32) in pairs, natural order.
-  template <class F, class FB>
-  LEANLM_VNNI_INLINE static void PairTail(const uint8_t* row, int64_t i, int64_t k, F&& f, FB&&) {
+  template <class S>
+  LEANLM_VNNI_INLINE static void PairTail(const uint8_t* row, int64_t i, int64_t k, S& s) {
     const auto* b = reinterpret_cast<const Block*>(row);
     __m512i u;
     __m512 scale;
     for (; i + 2 <= k / 32; i += 2) {
       Derived::Decode(b + i, 2, &u, &scale);
-      f(i * 32, u, scale, __mmask16(0xffff), 0);
+      s.chunk(i * 32, u, scale, __mmask16(0xffff), 0);
     }
     if (i < k / 32) {
       Derived::Decode(b + i, 1, &u, &scale);
-      f(i * 32, u, scale, __mmask16(0x00ff), 1);
+      s.chunk(i * 32, u, scale, __mmask16(0x00ff), 1);
     }
   }
 };
@@ -150,41 +159,120 @@ struct Q4_0Dec : PairDec<q::BlockQ4_0, Q4_0Dec> {
   }
 };
 
-// Q4_0 against interleaved activations (QuantizedActs::interleaved): per
-// 128 values, one permute gathers the 64 nibble bytes of four blocks, whose
-// low and high nibbles line up with the two interleaved halves of x, so both
-// halves accumulate into the same int32 lanes before one scaling. Two units
-// per call, for the two accumulator slots.
-alignas(64) constexpr uint16_t kQ4_0Quad[32] = {1,  2,  3,  4,  5,  6,  7,  8,  10, 11, 12, 13, 14, 15, 16, 17,
-                                                19, 20, 21, 22, 23, 24, 25, 26, 28, 29, 30, 31, 32, 33, 34, 35};
-alignas(64) constexpr uint16_t kQ4_0QuadScales[32] = {0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27,
-                                                      0, 0, 0, 0, 0, 0, 0, 0, 0,  0,  0,  0,  0,  0,  0,  0};
-
-struct Q4_0IDec {
+// 32-value 4-bit formats against interleaved activations
+// (QuantizedActs::interleaved): per 128 values, one word permute gathers the
+// 64 nibble bytes of four blocks, whose low and high nibbles line up with the
+// two interleaved halves of x, so both halves accumulate into the same int32
+// lanes before one scaling. Two units of 128 per call, for the two
+// accumulator slots; columns past the last 256 go through the scalar tail.
+template <class T>
+struct QuadDec {
+  using Block = typename T::Block;
   static constexpr int64_t kUnit = 256;
-  static constexpr int64_t kUnitBytes = 8 * sizeof(q::BlockQ4_0);
-  static constexpr int kShift = 3;
-  static constexpr bool kBias = false;
+  static constexpr int64_t kUnitBytes = 8 * sizeof(Block);
+  static constexpr int kShift = T::kShift;
+  static constexpr bool kBias = T::kBias;
   static constexpr bool kInterleaved = true;
-  template <class F, class FB, class FP>
-  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, F&&, FB&&, FP&& fp) {
+  static constexpr bool kScalarTail = true;
+  static constexpr bool kLaneBias = false;
+  static constexpr int kWords = sizeof(Block) / 2;  // words per block: 9 to 12
+
+  struct Tables {
+    alignas(64) uint16_t quad[32];    // the 8 nibble words of blocks 0-3
+    alignas(64) uint16_t scales[32];  // d of block L / 4 in word L (L < 16)
+    alignas(64) uint16_t mins[32];    // m of block L in word L (L < 4)
+  };
+  static constexpr Tables MakeTables() {
+    Tables t{};
+    for (int b = 0; b < 4; ++b) {
+      for (int w = 0; w < 8; ++w) t.quad[8 * b + w] = static_cast<uint16_t>(b * kWords + T::kQsByte / 2 + w);
+      for (int l = 0; l < 4; ++l) t.scales[4 * b + l] = static_cast<uint16_t>(b * kWords);
+      t.mins[b] = static_cast<uint16_t>(b * kWords + 1);
+    }
+    return t;
+  }
+  static constexpr Tables kTables = MakeTables();
+
+  template <class S>
+  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, S& s) {
     LEANLM_UNROLL
     for (int h = 0; h < 2; ++h) {
-      const uint8_t* b = row + (2 * index + h) * 4 * sizeof(q::BlockQ4_0);
-      const __m512i lo = _mm512_loadu_si512(b);
-      const __m512i hi = _mm512_maskz_loadu_epi16(0xf, b + 64);
-      const __m512i t = _mm512_permutex2var_epi16(lo, _mm512_load_si512(kQ4_0Quad), hi);
+      const uint8_t* base = row + (2 * index + h) * 4 * sizeof(Block);
+      const __m512i lo = _mm512_loadu_si512(base);
+      const __m512i hi = _mm512_maskz_loadu_epi16((1u << (4 * kWords - 32)) - 1, base + 64);
+      const __m512i t = _mm512_permutex2var_epi16(lo, _mm512_load_si512(kTables.quad), hi);
       const __m512i mask = _mm512_set1_epi8(0x0f);
-      const __m512 scale =
-          _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_load_si512(kQ4_0QuadScales), lo)));
-      fp((2 * index + h) * 128, _mm512_and_si512(t, mask), _mm512_and_si512(_mm512_srli_epi16(t, 4), mask), scale, h);
+      __m512i ua = _mm512_and_si512(t, mask), ub = _mm512_and_si512(_mm512_srli_epi16(t, 4), mask);
+      if constexpr (T::kQhByte >= 0) {
+        // Bit 4 of element e of block b is bit e of its qh word: the low 16
+        // bits for the low-nibble half, the high 16 for the other.
+        uint64_t ma = 0, mb = 0;
+        for (int b = 0; b < 4; ++b) {
+          uint32_t qh;
+          std::memcpy(&qh, base + b * sizeof(Block) + T::kQhByte, 4);
+          ma |= static_cast<uint64_t>(qh & 0xffff) << (16 * b);
+          mb |= static_cast<uint64_t>(qh >> 16) << (16 * b);
+        }
+        const __m512i bit4 = _mm512_set1_epi8(0x10);
+        ua = _mm512_mask_or_epi32(ua, 0xffff, ua, _mm512_maskz_mov_epi8(ma, bit4));
+        ub = _mm512_mask_or_epi32(ub, 0xffff, ub, _mm512_maskz_mov_epi8(mb, bit4));
+      }
+      if constexpr (T::kLut) {
+        const __m512i lut = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(T::kLutBytes)));
+        ua = _mm512_shuffle_epi8(lut, ua);
+        ub = _mm512_shuffle_epi8(lut, ub);
+      }
+      const __m512 scale = _mm512_cvtph_ps(
+          _mm512_castsi512_si256(_mm512_permutex2var_epi16(lo, _mm512_load_si512(kTables.scales), hi)));
+      if constexpr (kBias) {
+        const __m512i m = _mm512_permutex2var_epi16(lo, _mm512_load_si512(kTables.mins), hi);
+        s.block_bias((2 * index + h) * 128, _mm256_zextps128_ps256(_mm_cvtph_ps(_mm512_castsi512_si128(m))), __mmask8(0x0f));
+      }
+      s.pair((2 * index + h) * 128, ua, ub, scale, h);
     }
   }
-  template <class F, class FB, class FP>
-  LEANLM_VNNI_INLINE static void Tail(const uint8_t* row, int64_t k, F&& f, FB&& fb, FP&&) {
-    Q4_0Dec::PairTail(row, k / kUnit * 8, k, f, fb);
-  }
+  template <class S>
+  LEANLM_VNNI_INLINE static void Tail(const uint8_t*, int64_t, S&) {}
 };
+
+// The grid of IQ4_NL plus 128, as unsigned bytes (offset 128).
+alignas(16) constexpr uint8_t kIq4nlUnsigned[16] = {1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241};
+
+struct Q4_0Traits {
+  using Block = q::BlockQ4_0;
+  static constexpr int kShift = 3, kQsByte = 2, kQhByte = -1;
+  static constexpr bool kBias = false, kLut = false;
+  static constexpr const uint8_t* kLutBytes = nullptr;
+};
+struct Q4_1Traits {
+  using Block = q::BlockQ4_1;
+  static constexpr int kShift = -1, kQsByte = 4, kQhByte = -1;
+  static constexpr bool kBias = true, kLut = false;
+  static constexpr const uint8_t* kLutBytes = nullptr;
+};
+struct Q5_0Traits {
+  using Block = q::BlockQ5_0;
+  static constexpr int kShift = 4, kQsByte = 6, kQhByte = 2;
+  static constexpr bool kBias = false, kLut = false;
+  static constexpr const uint8_t* kLutBytes = nullptr;
+};
+struct Q5_1Traits {
+  using Block = q::BlockQ5_1;
+  static constexpr int kShift = -1, kQsByte = 8, kQhByte = 4;
+  static constexpr bool kBias = true, kLut = false;
+  static constexpr const uint8_t* kLutBytes = nullptr;
+};
+struct IQ4_NLTraits {
+  using Block = q::BlockIQ4_NL;
+  static constexpr int kShift = 7, kQsByte = 2, kQhByte = -1;
+  static constexpr bool kBias = false, kLut = true;
+  static constexpr const uint8_t* kLutBytes = kIq4nlUnsigned;
+};
+using Q4_0IDec = QuadDec<Q4_0Traits>;
+using Q4_1Dec = QuadDec<Q4_1Traits>;
+using Q5_0Dec = QuadDec<Q5_0Traits>;
+using Q5_1Dec = QuadDec<Q5_1Traits>;
+using IQ4_NLDec = QuadDec<IQ4_NLTraits>;
 
 // The 8 6-bit scales and 8 mins of a Q4_K/Q5_K super-block as bytes:
 // out[0..7] = scales, out[8..15] = mins (the layout of GetScaleMinK4).
@@ -211,8 +299,10 @@ struct K45Dec {
   static constexpr int kShift = -1;  // no offset: the mins are the bias
   static constexpr bool kBias = true;
   static constexpr bool kInterleaved = false;
-  template <class F, class FB, class FP>
-  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, F&& f, FB&& fb, FP&&) {
+  static constexpr bool kScalarTail = false;
+  static constexpr bool kLaneBias = false;
+  template <class S>
+  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, S& s) {
     const Block& b = reinterpret_cast<const Block*>(row)[index];
     const __m512i shift = HighHalfShift(4);
     const __m512i low4 = _mm512_set1_epi8(0x0f);
@@ -220,7 +310,7 @@ struct K45Dec {
     // [d·sc0..7, -dmin·m0..7]
     const __m512 dd = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(_cvtsh_ss(b.d)), _mm512_set1_ps(-_cvtsh_ss(b.dmin)));
     const __m512 sm = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(K4ScalesMins(b.scales))), dd);
-    fb(index * kUnit, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sm), 1)), __mmask8(0xff));
+    s.block_bias(index * kUnit, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sm), 1)), __mmask8(0xff));
     __m512i qh;
     if constexpr (kFive) qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh)));
     LEANLM_UNROLL
@@ -238,11 +328,11 @@ struct K45Dec {
         u = _mm512_or_si512(u, _mm512_and_si512(h5, _mm512_set1_epi8(0x10)));
       }
       const __m512 scale = _mm512_permutexvar_ps(_mm512_add_epi32(_mm512_set1_epi32(2 * p), pair), sm);
-      f(index * kUnit + 64 * p, u, scale, __mmask16(0xffff), p % 2);
+      s.chunk(index * kUnit + 64 * p, u, scale, __mmask16(0xffff), p % 2);
     }
   }
-  template <class F, class FB, class FP>
-  LEANLM_VNNI_INLINE static void Tail(const uint8_t*, int64_t, F&&, FB&&, FP&&) {}
+  template <class S>
+  LEANLM_VNNI_INLINE static void Tail(const uint8_t*, int64_t, S&) {}
 };
 using Q4_KDec = K45Dec<false>;
 using Q5_KDec = K45Dec<true>;
@@ -253,8 +343,10 @@ struct Q6_KDec {
   static constexpr int kShift = 5;  // offset 32
   static constexpr bool kBias = false;
   static constexpr bool kInterleaved = false;
-  template <class F, class FB, class FP>
-  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, F&& f, FB&&, FP&&) {
+  static constexpr bool kScalarTail = false;
+  static constexpr bool kLaneBias = false;
+  template <class S>
+  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, S& s) {
     const auto& b = reinterpret_cast<const q::BlockQ6_K*>(row)[index];
     const __m512i low4 = _mm512_set1_epi8(0x0f);
     const __m512i bits45 = _mm512_set1_epi8(0x30);
@@ -275,15 +367,139 @@ struct Q6_KDec {
                                          _mm512_and_si512(_mm512_srlv_epi16(qh, shr), bits45));
       const __m512 s0 = _mm512_permutexvar_ps(_mm512_add_epi32(group, _mm512_set1_epi32(8 * h)), sc);
       const __m512 s1 = _mm512_permutexvar_ps(_mm512_add_epi32(group, _mm512_set1_epi32(8 * h + 4)), sc);
-      f(index * kUnit + 128 * h, u0, s0, __mmask16(0xffff), 0);
-      f(index * kUnit + 128 * h + 64, u1, s1, __mmask16(0xffff), 1);
+      s.chunk(index * kUnit + 128 * h, u0, s0, __mmask16(0xffff), 0);
+      s.chunk(index * kUnit + 128 * h + 64, u1, s1, __mmask16(0xffff), 1);
     }
   }
-  template <class F, class FB, class FP>
-  LEANLM_VNNI_INLINE static void Tail(const uint8_t*, int64_t, F&&, FB&&, FP&&) {}
+  template <class S>
+  LEANLM_VNNI_INLINE static void Tail(const uint8_t*, int64_t, S&) {}
+};
+
+// 2-bit layouts (TQ2_0, Q2_K, and the low bits of Q3_K): per 128 values,
+// 32 bytes with value 32s + l in bits 2s..2s+1 of byte l. Chunk c of a half
+// holds s = 2c (low 256 bits) and 2c + 1.
+LEANLM_VNNI_INLINE __m512i TwoBits(const uint8_t* q32, int c) {
+  const __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q32)));
+  const __m512i shift = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(4 * c)),
+                                           _mm256_set1_epi16(static_cast<short>(4 * c + 2)), 1);
+  return _mm512_and_si512(_mm512_srlv_epi16(q, shift), _mm512_set1_epi8(3));
+}
+
+// Lane L of chunk c (64 values) of a 16-group layout is in group 4c + L / 4.
+LEANLM_VNNI_INLINE __m512 GroupLanes(__m512 per_group, int c) {
+  const __m512i group = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  return _mm512_permutexvar_ps(_mm512_add_epi32(group, _mm512_set1_epi32(4 * c)), per_group);
+}
+
+struct TQ2_0Dec {
+  static constexpr int64_t kUnit = 256;
+  static constexpr int64_t kUnitBytes = sizeof(q::BlockTQ2_0);
+  static constexpr int kShift = 0;  // offset 1
+  static constexpr bool kBias = false;
+  static constexpr bool kInterleaved = false;
+  static constexpr bool kScalarTail = false;
+  static constexpr bool kLaneBias = false;
+  template <class S>
+  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, S& s) {
+    const auto& b = reinterpret_cast<const q::BlockTQ2_0*>(row)[index];
+    const __m512 d = _mm512_set1_ps(_cvtsh_ss(b.d));
+    LEANLM_UNROLL
+    for (int h = 0; h < 2; ++h) {
+      LEANLM_UNROLL
+      for (int c = 0; c < 2; ++c) s.chunk(index * kUnit + 128 * h + 64 * c, TwoBits(b.qs + 32 * h, c), d, __mmask16(0xffff), c);
+    }
+  }
+  template <class S>
+  LEANLM_VNNI_INLINE static void Tail(const uint8_t*, int64_t, S&) {}
+};
+
+struct Q2_KDec {
+  static constexpr int64_t kUnit = 256;
+  static constexpr int64_t kUnitBytes = sizeof(q::BlockQ2_K);
+  static constexpr int kShift = -1;  // no offset: the mins are a per-lane bias
+  static constexpr bool kBias = false;
+  static constexpr bool kInterleaved = false;
+  static constexpr bool kScalarTail = false;
+  static constexpr bool kLaneBias = true;
+  template <class S>
+  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, S& s) {
+    const auto& b = reinterpret_cast<const q::BlockQ2_K*>(row)[index];
+    const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
+    const __m512 scales =
+        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(sc, _mm512_set1_epi32(0xf))), _mm512_set1_ps(_cvtsh_ss(b.d)));
+    const __m512 mins =
+        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(sc, 4)), _mm512_set1_ps(-_cvtsh_ss(b.dmin)));
+    LEANLM_UNROLL
+    for (int h = 0; h < 2; ++h) {
+      LEANLM_UNROLL
+      for (int c = 0; c < 2; ++c) {
+        const int64_t j = index * kUnit + 128 * h + 64 * c;
+        s.lane_bias(j, GroupLanes(mins, 2 * h + c));
+        s.chunk(j, TwoBits(b.qs + 32 * h, c), GroupLanes(scales, 2 * h + c), __mmask16(0xffff), c);
+      }
+    }
+  }
+  template <class S>
+  LEANLM_VNNI_INLINE static void Tail(const uint8_t*, int64_t, S&) {}
+};
+
+struct Q3_KDec {
+  static constexpr int64_t kUnit = 256;
+  static constexpr int64_t kUnitBytes = sizeof(q::BlockQ3_K);
+  static constexpr int kShift = 2;  // offset 4
+  static constexpr bool kBias = false;
+  static constexpr bool kInterleaved = false;
+  static constexpr bool kScalarTail = false;
+  static constexpr bool kLaneBias = false;
+  // The 16 signed 6-bit group scales as floats times d.
+  LEANLM_VNNI_INLINE static __m512 Scales(const q::BlockQ3_K& b) {
+    uint64_t lo8;
+    uint32_t hi4;
+    std::memcpy(&lo8, b.scales, 8);
+    std::memcpy(&hi4, b.scales + 8, 4);
+    const uint64_t low_a = lo8 & 0x0f0f0f0f0f0f0f0full, low_b = (lo8 >> 4) & 0x0f0f0f0f0f0f0f0full;
+    const uint32_t m = 0x03030303;
+    const __m128i high = _mm_set_epi32(static_cast<int>(((hi4 >> 6) & m) << 4), static_cast<int>(((hi4 >> 4) & m) << 4),
+                                       static_cast<int>(((hi4 >> 2) & m) << 4), static_cast<int>((hi4 & m) << 4));
+    const __m128i low = _mm_set_epi64x(static_cast<int64_t>(low_b), static_cast<int64_t>(low_a));
+    const __m512i sc = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_or_si128(low, high)), _mm512_set1_epi32(32));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(sc), _mm512_set1_ps(_cvtsh_ss(b.d)));
+  }
+  template <class S>
+  LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, S& s) {
+    const auto& b = reinterpret_cast<const q::BlockQ3_K*>(row)[index];
+    const __m512 scales = Scales(b);
+    const __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.hmask)));
+    LEANLM_UNROLL
+    for (int h = 0; h < 2; ++h) {
+      LEANLM_UNROLL
+      for (int c = 0; c < 2; ++c) {
+        // Bit 4h + 2c (low 256 bits) / 4h + 2c + 1 of hmask to bit 2.
+        const int lo = 4 * h + 2 * c, hi = lo + 1;
+        const __m512i left = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(lo < 2 ? 2 - lo : 0)),
+                                                _mm256_set1_epi16(static_cast<short>(hi < 2 ? 2 - hi : 0)), 1);
+        const __m512i right = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(lo > 2 ? lo - 2 : 0)),
+                                                 _mm256_set1_epi16(static_cast<short>(hi > 2 ? hi - 2 : 0)), 1);
+        const __m512i h3 = _mm512_and_si512(_mm512_srlv_epi16(_mm512_sllv_epi16(hm, left), right), _mm512_set1_epi8(4));
+        const __m512i u = _mm512_or_si512(TwoBits(b.qs + 32 * h, c), h3);
+        s.chunk(index * kUnit + 128 * h + 64 * c, u, GroupLanes(scales, 2 * h + c), __mmask16(0xffff), c);
+      }
+    }
+  }
+  template <class S>
+  LEANLM_VNNI_INLINE static void Tail(const uint8_t*, int64_t, S&) {}
 };
 
 // ---- gemv ----
+
+// The callbacks a decoder feeds (see "Weight decoders").
+template <class Chunk, class BlockBias, class Pair, class LaneBias>
+struct Sink {
+  Chunk& chunk;
+  BlockBias& block_bias;
+  Pair& pair;
+  LaneBias& lane_bias;
+};
 
 constexpr int64_t kPrefetchBytes = 1024;  // software prefetch distance in each weight row
 
@@ -294,11 +510,11 @@ template <class D, int N>
 LEANLM_VNNI_INLINE void QGemvRow(const WeightRef& w, const QuantizedActs& x, float* y, int64_t ldy, int64_t r) {
   const int64_t k = w.k;
   const uint8_t* row = w.row(r);
-  __m512 acc[N][2];
+  __m512 acc[N][2], accl[N];
   __m256 accb[N];
   LEANLM_UNROLL
   for (int i = 0; i < N; ++i) {
-    acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    acc[i][0] = acc[i][1] = accl[i] = _mm512_setzero_ps();
     accb[i] = _mm256_setzero_ps();
   }
   auto step = [&](int64_t j, __m512i u, __m512 scale, __mmask16 lanes, int slot) LEANLM_VNNI_LAMBDA {
@@ -320,13 +536,19 @@ LEANLM_VNNI_INLINE void QGemvRow(const WeightRef& w, const QuantizedActs& x, flo
   auto pair = [&](int64_t j, __m512i ua, __m512i ub, __m512 scale, int slot) LEANLM_VNNI_LAMBDA {
     LEANLM_UNROLL
     for (int i = 0; i < N; ++i) {
-      __m512i t = _mm512_loadu_si512(x.inls_row(i) + j / 8);
+      __m512i t = D::kShift >= 0 ? _mm512_loadu_si512(x.inls_row(i) + j / 8) : _mm512_setzero_si512();
       t = _mm512_dpbusd_epi32(t, ua, _mm512_loadu_si512(x.iq_row(i) + j));
       t = _mm512_dpbusd_epi32(t, ub, _mm512_loadu_si512(x.iq_row(i) + j + 64));
       const __m512 dl = _mm512_loadu_ps(x.idl_row(i) + j / 8);
       acc[i][slot] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(t), dl), scale, acc[i][slot]);
     }
   };
+  // Per-lane additive terms (mins of 16-value groups): bias_lanes · d · Σ q per lane.
+  auto lane_bias = [&](int64_t j, __m512 b) LEANLM_VNNI_LAMBDA {
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) accl[i] = _mm512_fmadd_ps(b, _mm512_loadu_ps(x.sl_row(i) + j / 4), accl[i]);
+  };
+  Sink<decltype(step), decltype(bias), decltype(pair), decltype(lane_bias)> sink{step, bias, pair, lane_bias};
   const int64_t units = k / D::kUnit;
   for (int64_t u = 0; u < units; ++u) {
     // The decoders issue few loads per byte, so out-of-order execution
@@ -334,14 +556,19 @@ LEANLM_VNNI_INLINE void QGemvRow(const WeightRef& w, const QuantizedActs& x, flo
     const char* ahead = reinterpret_cast<const char*>(row) + u * D::kUnitBytes + kPrefetchBytes;
     LEANLM_UNROLL
     for (int64_t o = 0; o < D::kUnitBytes; o += 64) _mm_prefetch(ahead + o, _MM_HINT_T0);
-    D::Unit(row, u, step, bias, pair);
+    D::Unit(row, u, sink);
   }
-  D::Tail(row, k, step, bias, pair);
+  D::Tail(row, k, sink);
+  float tail[N] = {};
+  if constexpr (D::kScalarTail) {
+    if (units * D::kUnit < k) ScalarQDotTail(w, x, r, units * D::kUnit, tail);
+  }
   LEANLM_UNROLL
   for (int i = 0; i < N; ++i) {
     __m512 sum = _mm512_add_ps(acc[i][0], acc[i][1]);
-    if constexpr (D::kBias) sum = _mm512_add_ps(sum, _mm512_castps256_ps512(accb[i]));
-    y[i * ldy + r] = ReduceAdd(sum);
+    if constexpr (D::kBias) sum = _mm512_add_ps(sum, _mm512_zextps256_ps512(accb[i]));
+    if constexpr (D::kLaneBias) sum = _mm512_add_ps(sum, accl[i]);
+    y[i * ldy + r] = ReduceAdd(sum) + tail[i];
   }
 }
 
@@ -596,6 +823,13 @@ QMatMulKernels Avx512QMatMulKernels(DType type) {
     case DType::kQ4_K: return {QGemv<Q4_KDec>, kQGemvMaxRows, QPack<Q4_KPack>, 0};
     case DType::kQ6_K: return {QGemv<Q6_KDec>, kQGemvMaxRows, QPack<Q6_KPack>, Q6_KDec::kShift};
     case DType::kQ5_K: return {QGemv<Q5_KDec>, kQGemvMaxRows, nullptr, 0};
+    case DType::kQ4_1: return {QGemv<Q4_1Dec>, kQGemvMaxRows, nullptr, 0, true};
+    case DType::kQ5_0: return {QGemv<Q5_0Dec>, kQGemvMaxRows, nullptr, Q5_0Dec::kShift, true};
+    case DType::kQ5_1: return {QGemv<Q5_1Dec>, kQGemvMaxRows, nullptr, 0, true};
+    case DType::kIQ4_NL: return {QGemv<IQ4_NLDec>, kQGemvMaxRows, nullptr, IQ4_NLDec::kShift, true};
+    case DType::kTQ2_0: return {QGemv<TQ2_0Dec>, kQGemvMaxRows, nullptr, TQ2_0Dec::kShift};
+    case DType::kQ2_K: return {QGemv<Q2_KDec>, kQGemvMaxRows, nullptr, 0};
+    case DType::kQ3_K: return {QGemv<Q3_KDec>, kQGemvMaxRows, nullptr, Q3_KDec::kShift};
     default: return {};
   }
 }

@@ -227,33 +227,47 @@ const QTypeInfo* FindQTypeInfo(DType type) {
   }
 }
 
-void ScalarQGemv(const WeightRef& w, const QuantizedActs& x, float* y, int64_t ldy, int64_t r0, int64_t r1) {
+namespace {
+
+// y[i * ldy] += row r · x_i over columns [c_begin, k), for every activation row i.
+void AddRowDots(const WeightRef& w, const QuantizedActs& x, int64_t r, int64_t c_begin, float* y, int64_t ldy) {
   const QTypeInfo& info = *FindQTypeInfo(w.type);
   const int64_t k = w.k;
   const int g = info.group;
   int8_t v[kChunk];
   float scale[kChunk / 16], bias[kChunk / 16];
-  for (int64_t r = r0; r < r1; ++r) {
-    for (int64_t i = 0; i < x.n; ++i) y[i * ldy + r] = 0.0f;
-    for (int64_t c0 = 0; c0 < k; c0 += kChunk) {
-      const int64_t len = std::min(kChunk, k - c0);
-      info.unpack(w.row(r), c0, len, v, scale, bias);
-      for (int64_t i = 0; i < x.n; ++i) {
-        const int8_t* xq = x.q_row(i) + c0;
-        float sum = 0.0f;
-        for (int64_t j0 = 0; j0 < len; j0 += g) {
-          int32_t dot = 0, qsum = 0;
-          for (int j = 0; j < g; ++j) {
-            dot += v[j0 + j] * xq[j0 + j];
-            qsum += xq[j0 + j];
-          }
-          const float d = x.d(i, (c0 + j0) / kActBlock);
-          sum += d * (scale[j0 / g] * static_cast<float>(dot) + bias[j0 / g] * static_cast<float>(qsum));
+  for (int64_t c0 = c_begin; c0 < k; c0 += kChunk) {
+    const int64_t len = std::min(kChunk, k - c0);
+    info.unpack(w.row(r), c0, len, v, scale, bias);
+    for (int64_t i = 0; i < x.n; ++i) {
+      const int8_t* xq = x.q_row(i) + c0;
+      float sum = 0.0f;
+      for (int64_t j0 = 0; j0 < len; j0 += g) {
+        int32_t dot = 0, qsum = 0;
+        for (int j = 0; j < g; ++j) {
+          dot += v[j0 + j] * xq[j0 + j];
+          qsum += xq[j0 + j];
         }
-        y[i * ldy + r] += sum;
+        const float d = x.d(i, (c0 + j0) / kActBlock);
+        sum += d * (scale[j0 / g] * static_cast<float>(dot) + bias[j0 / g] * static_cast<float>(qsum));
       }
+      y[i * ldy] += sum;
     }
   }
+}
+
+}  // namespace
+
+void ScalarQGemv(const WeightRef& w, const QuantizedActs& x, float* y, int64_t ldy, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    for (int64_t i = 0; i < x.n; ++i) y[i * ldy + r] = 0.0f;
+    AddRowDots(w, x, r, 0, y + r, ldy);
+  }
+}
+
+void ScalarQDotTail(const WeightRef& w, const QuantizedActs& x, int64_t r, int64_t c0, float* out) {
+  for (int64_t i = 0; i < x.n; ++i) out[i] = 0.0f;
+  AddRowDots(w, x, r, c0, out, 1);
 }
 
 size_t QPanelBytes(int64_t kc, int nr, int group) {

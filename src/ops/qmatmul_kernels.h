@@ -87,6 +87,9 @@ QGemmKernel Avx512QGemmKernel();
 
 // The scalar reference (any type with a QTypeInfo; any number of rows).
 void ScalarQGemv(const WeightRef& w, const QuantizedActs& x, float* y, int64_t ldy, int64_t r0, int64_t r1);
+// Row r's dot with each activation row over columns [c0, k) (c0 a multiple
+// of the type's block size), into out[0..x.n): the SIMD kernels' tails.
+void ScalarQDotTail(const WeightRef& w, const QuantizedActs& x, int64_t r, int64_t c0, float* out);
 // Packing through the scalar unpacker, and the activation sliver packer.
 void GenericQPackWeights(const WeightRef& w, int64_t r0, int64_t rows, int64_t c0, int64_t kc, int nr, uint8_t* dst);
 void QPackX(const QuantizedActs& x, int64_t i0, int rows, int64_t c0, int64_t kc, int mr, int group, uint8_t* dst);
