@@ -822,14 +822,14 @@ QMatMulKernels Avx512QMatMulKernels(DType type) {
     case DType::kQ4_0: return {QGemv<Q4_0IDec>, kQGemvMaxRows, QPack<Q4_0Pack>, Q4_0IDec::kShift, true};
     case DType::kQ4_K: return {QGemv<Q4_KDec>, kQGemvMaxRows, QPack<Q4_KPack>, 0};
     case DType::kQ6_K: return {QGemv<Q6_KDec>, kQGemvMaxRows, QPack<Q6_KPack>, Q6_KDec::kShift};
-    case DType::kQ5_K: return {QGemv<Q5_KDec>, kQGemvMaxRows, nullptr, 0};
-    case DType::kQ4_1: return {QGemv<Q4_1Dec>, kQGemvMaxRows, nullptr, 0, true};
-    case DType::kQ5_0: return {QGemv<Q5_0Dec>, kQGemvMaxRows, nullptr, Q5_0Dec::kShift, true};
-    case DType::kQ5_1: return {QGemv<Q5_1Dec>, kQGemvMaxRows, nullptr, 0, true};
-    case DType::kIQ4_NL: return {QGemv<IQ4_NLDec>, kQGemvMaxRows, nullptr, IQ4_NLDec::kShift, true};
-    case DType::kTQ2_0: return {QGemv<TQ2_0Dec>, kQGemvMaxRows, nullptr, TQ2_0Dec::kShift};
-    case DType::kQ2_K: return {QGemv<Q2_KDec>, kQGemvMaxRows, nullptr, 0};
-    case DType::kQ3_K: return {QGemv<Q3_KDec>, kQGemvMaxRows, nullptr, Q3_KDec::kShift};
+    case DType::kQ5_K: return {QGemv<Q5_KDec>, kQGemvMaxRows, GenericQPackWeights, 0};
+    case DType::kQ4_1: return {QGemv<Q4_1Dec>, kQGemvMaxRows, GenericQPackWeights, 0, true};
+    case DType::kQ5_0: return {QGemv<Q5_0Dec>, kQGemvMaxRows, GenericQPackWeights, Q5_0Dec::kShift, true};
+    case DType::kQ5_1: return {QGemv<Q5_1Dec>, kQGemvMaxRows, GenericQPackWeights, 0, true};
+    case DType::kIQ4_NL: return {QGemv<IQ4_NLDec>, kQGemvMaxRows, GenericQPackWeights, IQ4_NLDec::kShift, true};
+    case DType::kTQ2_0: return {QGemv<TQ2_0Dec>, kQGemvMaxRows, GenericQPackWeights, TQ2_0Dec::kShift};
+    case DType::kQ2_K: return {QGemv<Q2_KDec>, kQGemvMaxRows, GenericQPackWeights, 0};
+    case DType::kQ3_K: return {QGemv<Q3_KDec>, kQGemvMaxRows, GenericQPackWeights, Q3_KDec::kShift};
     default: return {};
   }
 }
