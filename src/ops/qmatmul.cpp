@@ -83,16 +83,16 @@ void QGemm(QPackWeightsFn pack, const QGemmKernel& g, int group, bool bias, cons
 
 QMatMulKernels FindQMatMulKernels(DType type, CpuLevel level) {
   if (FindQTypeInfo(type) == nullptr) return {};
+  // The highest level's row wins whole: its gemv comes with the activation
+  // layout it expects, and only the VNNI level has packers (the integer GEMM).
   QMatMulKernels found = ScalarQMatMulKernels(type);
+  if (level >= CpuLevel::kAvx2) {
+    const QMatMulKernels v = Avx2QMatMulKernels(type);
+    if (v.gemv) found = v;
+  }
   if (level >= CpuLevel::kAvx512 && DetectedCpuFeatures().avx512vnni) {
     const QMatMulKernels v = Avx512QMatMulKernels(type);
-    if (v.gemv) {
-      found.gemv = v.gemv;
-      found.gemv_max_rows = v.gemv_max_rows;
-      found.act_shift = v.act_shift;
-      found.act_interleaved = v.act_interleaved;
-    }
-    found.pack = v.pack;
+    if (v.gemv) found = v;
   }
   return found;
 }

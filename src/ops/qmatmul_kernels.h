@@ -73,15 +73,17 @@ struct QGemmKernel {
 // nullptr for types the integer path does not handle.
 const QTypeInfo* FindQTypeInfo(DType type);
 
-// The kernels of a type at a level: gemv from the highest level at or below
-// `level` that has one (the scalar reference at worst), the GEMM only where
-// the level has both a packer and a microkernel. All null if the type has no
-// integer path.
+// The kernels of a type at a level: the row of the highest level at or below
+// `level` that has a gemv for it (the scalar reference at worst). Packers (the
+// integer GEMM) exist only at the AVX-512 VNNI level; elsewhere prompt
+// processing takes the F32 path. All null if the type has no integer path.
 QMatMulKernels FindQMatMulKernels(DType type, CpuLevel level);
 QGemmKernel GetQGemmKernel(CpuLevel level);
 
-// Per-level rows (qkernels_<level>.cpp); null where a level has none.
+// Per-level rows (qkernels_<level>.cpp); null where a level has none. The
+// AVX2 row covers Q8_0, Q4_0, Q4_K and Q6_K; the AVX-512 row every type.
 QMatMulKernels ScalarQMatMulKernels(DType type);
+QMatMulKernels Avx2QMatMulKernels(DType type);
 QMatMulKernels Avx512QMatMulKernels(DType type);  // needs AVX512-VNNI on top of the level
 QGemmKernel Avx512QGemmKernel();
 

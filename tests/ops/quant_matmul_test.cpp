@@ -255,7 +255,7 @@ TEST_P(QuantMatMulTest, EveryLevelMatchesScalarReferenceAndF32) {
 
 // The integer path really is taken (a test of the dispatch, not of speed):
 // decode of every type uses an integer gemv, at AVX-512 with VNNI every type
-// has its own, and Q8_0, Q4_0, Q4_K and Q6_K have the integer GEMM.
+// has its own and the integer GEMM, and at AVX2 the goal types have a gemv.
 TEST_P(QuantMatMulTest, DispatchUsesIntegerKernels) {
   const DType type = GetParam();
   for (CpuLevel level : SupportedLevels()) {
@@ -266,8 +266,12 @@ TEST_P(QuantMatMulTest, DispatchUsesIntegerKernels) {
   const bool vnni = CpuLevelSupported(CpuLevel::kAvx512) && DetectedCpuFeatures().avx512vnni;
   if (vnni) {
     EXPECT_NE(FindQMatMulKernels(type, CpuLevel::kAvx512).gemv, &ScalarQGemv) << TypeName(type);
+    EXPECT_NE(FindQMatMulKernels(type, CpuLevel::kAvx512).pack, nullptr) << TypeName(type);
   }
   const bool goal = type == DType::kQ8_0 || type == DType::kQ4_0 || type == DType::kQ4_K || type == DType::kQ6_K;
+  if (CpuLevelSupported(CpuLevel::kAvx2) && goal) {
+    EXPECT_NE(FindQMatMulKernels(type, CpuLevel::kAvx2).gemv, &ScalarQGemv) << TypeName(type);
+  }
   if (vnni && goal) {
     EXPECT_NE(FindQMatMulKernels(type, CpuLevel::kAvx512).pack, nullptr) << TypeName(type);
     EXPECT_NE(GetQGemmKernel(CpuLevel::kAvx512).kernel, nullptr);
