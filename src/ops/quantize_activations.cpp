@@ -53,7 +53,7 @@ void Interleave(const int8_t* q, const int32_t* nls, const float* dl, int64_t k,
 size_t QuantizedActsBytes(int64_t n, int64_t k) {
   const auto lanes = static_cast<size_t>(n * (k / kActLane));
   return 2 * Align64(static_cast<size_t>(n * k)) + 3 * Align64(lanes * 4) +
-         Align64(static_cast<size_t>(n * (k / kActBlock)) * 4) + 2 * Align64(static_cast<size_t>(n * (k / 8)) * 4);
+         2 * Align64(static_cast<size_t>(n * (k / kActBlock)) * 4) + 2 * Align64(static_cast<size_t>(n * (k / 8)) * 4);
 }
 
 QuantizedActs QuantizedActsIn(void* buffer, int64_t n, int64_t k, int nls_shift, bool interleaved) {
@@ -72,6 +72,8 @@ QuantizedActs QuantizedActsIn(void* buffer, int64_t n, int64_t k, int nls_shift,
   q.sl = reinterpret_cast<float*>(p);
   p += Align64(lanes * 4);
   q.sb = reinterpret_cast<float*>(p);
+  p += Align64(static_cast<size_t>(n * (k / kActBlock)) * 4);
+  q.db = reinterpret_cast<float*>(p);
   p += Align64(static_cast<size_t>(n * (k / kActBlock)) * 4);
   q.nls_shift = nls_shift;
   q.interleaved = interleaved;
@@ -93,6 +95,7 @@ void QuantizeActivationRows(const float* x, int64_t i0, int64_t i1, const Quanti
     int32_t* nls = q.nls + i * (k / kActLane);
     float* sl = q.sl + i * (k / kActLane);
     float* sb = q.sb + i * (k / kActBlock);
+    float* db = q.db + i * (k / kActBlock);
     for (int64_t b = 0; b < k / kActBlock; ++b) {
       const float* xb = xi + b * kActBlock;
       float amax = 0.0f;
@@ -110,6 +113,7 @@ void QuantizeActivationRows(const float* x, int64_t i0, int64_t i1, const Quanti
         sl[b * kLanes + l] = d * static_cast<float>(sum);
       }
       sb[b] = d * static_cast<float>(block_sum);
+      db[b] = d;
     }
     if (q.interleaved) Interleave(qi, nls, dl, k, q.iq + i * k, q.inls + i * (k / 8), q.idl + i * (k / 8));
   }
