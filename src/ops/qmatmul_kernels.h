@@ -85,6 +85,7 @@ QGemmKernel GetQGemmKernel(CpuLevel level);
 QMatMulKernels ScalarQMatMulKernels(DType type);
 QMatMulKernels Avx2QMatMulKernels(DType type);
 QMatMulKernels Avx512QMatMulKernels(DType type);  // needs AVX512-VNNI on top of the level
+QPackWeightsFn Avx512QPackWeights(DType type);    // qgemm_avx512.cpp: any integer-path type
 QGemmKernel Avx512QGemmKernel();
 
 // The scalar reference (any type with a QTypeInfo; any number of rows).
