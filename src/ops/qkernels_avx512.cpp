@@ -287,6 +287,7 @@ struct K45Dec {
     const __m512 dd = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(_cvtsh_ss(b.d)), _mm512_set1_ps(-_cvtsh_ss(b.dmin)));
     const __m512 sm = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(K4ScalesMins(b.scales))), dd);
     s.block_bias(index * kUnit, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sm), 1)), __mmask8(0xff));
+    s.group_scales(index * kUnit, sm, 32);
     __m512i qh;
     if constexpr (kFive) qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh)));
     LEANLM_UNROLL
@@ -303,8 +304,7 @@ struct K45Dec {
         const __m512i h5 = _mm512_srlv_epi16(_mm512_sllv_epi16(qh, left), right);
         u = _mm512_or_si512(u, _mm512_and_si512(h5, _mm512_set1_epi8(0x10)));
       }
-      const __m512 scale = _mm512_permutexvar_ps(_mm512_add_epi32(_mm512_set1_epi32(2 * p), pair), sm);
-      s.chunk(index * kUnit + 64 * p, u, scale, __mmask16(0xffff), p % 2);
+      s.group_chunk(index * kUnit + 64 * p, u, _mm512_add_epi32(_mm512_set1_epi32(2 * p), pair), p % 2);
     }
   }
   template <class S>
@@ -333,6 +333,7 @@ struct Q6_KDec {
     const __m512 sc = _mm512_mul_ps(
         _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)))),
         _mm512_set1_ps(_cvtsh_ss(b.d)));
+    s.group_scales(index * kUnit, sc, 16);
     LEANLM_UNROLL
     for (int h = 0; h < 2; ++h) {
       const __m512i ql = _mm512_loadu_si512(b.ql + 64 * h);
@@ -341,10 +342,8 @@ struct Q6_KDec {
           _mm512_or_si512(_mm512_and_si512(ql, low4), _mm512_and_si512(_mm512_sllv_epi16(qh, shl), bits45));
       const __m512i u1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
                                          _mm512_and_si512(_mm512_srlv_epi16(qh, shr), bits45));
-      const __m512 s0 = _mm512_permutexvar_ps(_mm512_add_epi32(group, _mm512_set1_epi32(8 * h)), sc);
-      const __m512 s1 = _mm512_permutexvar_ps(_mm512_add_epi32(group, _mm512_set1_epi32(8 * h + 4)), sc);
-      s.chunk(index * kUnit + 128 * h, u0, s0, __mmask16(0xffff), 0);
-      s.chunk(index * kUnit + 128 * h + 64, u1, s1, __mmask16(0xffff), 1);
+      s.group_chunk(index * kUnit + 128 * h, u0, _mm512_add_epi32(group, _mm512_set1_epi32(8 * h)), 0);
+      s.group_chunk(index * kUnit + 128 * h + 64, u1, _mm512_add_epi32(group, _mm512_set1_epi32(8 * h + 4)), 1);
     }
   }
   template <class S>
@@ -362,9 +361,17 @@ LEANLM_VNNI_INLINE __m512i TwoBits(const uint8_t* q32, int c) {
 }
 
 // Lane L of chunk c (64 values) of a 16-group layout is in group 4c + L / 4.
-LEANLM_VNNI_INLINE __m512 GroupLanes(__m512 per_group, int c) {
+LEANLM_VNNI_INLINE __m512i GroupIndex16(int c) {
   const __m512i group = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-  return _mm512_permutexvar_ps(_mm512_add_epi32(group, _mm512_set1_epi32(4 * c)), per_group);
+  return _mm512_add_epi32(group, _mm512_set1_epi32(4 * c));
+}
+LEANLM_VNNI_INLINE __m512 GroupLanes(__m512 per_group, int c) {
+  return _mm512_permutexvar_ps(GroupIndex16(c), per_group);
+}
+// Lane L of chunk c of a 32-group layout is in group 2c + L / 8.
+LEANLM_VNNI_INLINE __m512i GroupIndex32(int c) {
+  return _mm512_add_epi32(_mm512_set1_epi32(2 * c),
+                          _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi32(1), 1));
 }
 
 struct TQ2_0Dec {
@@ -378,11 +385,13 @@ struct TQ2_0Dec {
   template <class S>
   LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, S& s) {
     const auto& b = reinterpret_cast<const q::BlockTQ2_0*>(row)[index];
-    const __m512 d = _mm512_set1_ps(_cvtsh_ss(b.d));
+    s.group_scales(index * kUnit, _mm512_set1_ps(_cvtsh_ss(b.d)), 32);
     LEANLM_UNROLL
     for (int h = 0; h < 2; ++h) {
       LEANLM_UNROLL
-      for (int c = 0; c < 2; ++c) s.chunk(index * kUnit + 128 * h + 64 * c, TwoBits(b.qs + 32 * h, c), d, __mmask16(0xffff), c);
+      for (int c = 0; c < 2; ++c) {
+        s.group_chunk(index * kUnit + 128 * h + 64 * c, TwoBits(b.qs + 32 * h, c), GroupIndex32(2 * h + c), c);
+      }
     }
   }
   template <class S>
@@ -405,13 +414,14 @@ struct Q2_KDec {
         _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(sc, _mm512_set1_epi32(0xf))), _mm512_set1_ps(_cvtsh_ss(b.d)));
     const __m512 mins =
         _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(sc, 4)), _mm512_set1_ps(-_cvtsh_ss(b.dmin)));
+    s.group_scales(index * kUnit, scales, 16);
     LEANLM_UNROLL
     for (int h = 0; h < 2; ++h) {
       LEANLM_UNROLL
       for (int c = 0; c < 2; ++c) {
         const int64_t j = index * kUnit + 128 * h + 64 * c;
         s.lane_bias(j, GroupLanes(mins, 2 * h + c));
-        s.chunk(j, TwoBits(b.qs + 32 * h, c), GroupLanes(scales, 2 * h + c), __mmask16(0xffff), c);
+        s.group_chunk(j, TwoBits(b.qs + 32 * h, c), GroupIndex16(2 * h + c), c);
       }
     }
   }
@@ -444,7 +454,7 @@ struct Q3_KDec {
   template <class S>
   LEANLM_VNNI_INLINE static void Unit(const uint8_t* row, int64_t index, S& s) {
     const auto& b = reinterpret_cast<const q::BlockQ3_K*>(row)[index];
-    const __m512 scales = Scales(b);
+    s.group_scales(index * kUnit, Scales(b), 16);
     const __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.hmask)));
     LEANLM_UNROLL
     for (int h = 0; h < 2; ++h) {
@@ -458,7 +468,7 @@ struct Q3_KDec {
                                                  _mm256_set1_epi16(static_cast<short>(hi > 2 ? hi - 2 : 0)), 1);
         const __m512i h3 = _mm512_and_si512(_mm512_srlv_epi16(_mm512_sllv_epi16(hm, left), right), _mm512_set1_epi8(4));
         const __m512i u = _mm512_or_si512(TwoBits(b.qs + 32 * h, c), h3);
-        s.chunk(index * kUnit + 128 * h + 64 * c, u, GroupLanes(scales, 2 * h + c), __mmask16(0xffff), c);
+        s.group_chunk(index * kUnit + 128 * h + 64 * c, u, GroupIndex16(2 * h + c), c);
       }
     }
   }
@@ -469,12 +479,14 @@ struct Q3_KDec {
 // ---- gemv ----
 
 // The callbacks a decoder feeds (see "Weight decoders").
-template <class Chunk, class BlockBias, class Pair, class LaneBias>
+template <class Chunk, class BlockBias, class Pair, class LaneBias, class GroupScales, class GroupChunk>
 struct Sink {
   Chunk& chunk;
   BlockBias& block_bias;
   Pair& pair;
   LaneBias& lane_bias;
+  GroupScales& group_scales;
+  GroupChunk& group_chunk;
 };
 
 constexpr int64_t kPrefetchBytes = 1024;  // software prefetch distance in each weight row
@@ -528,7 +540,30 @@ LEANLM_VNNI_INLINE void QGemvRow(const WeightRef& w, const QuantizedActs& x, flo
     LEANLM_UNROLL
     for (int i = 0; i < N; ++i) accl[i] = _mm512_fmadd_ps(b, _mm512_loadu_ps(x.sl_row(i) + j / 4), accl[i]);
   };
-  Sink<decltype(step), decltype(bias), decltype(pair), decltype(lane_bias)> sink{step, bias, pair, lane_bias};
+  // Super-block formats: the weight scale of each group times the activation
+  // scale of its block, once per super-block (group_scales), then one permute
+  // per 64 values spreads them over the lanes (group_chunk).
+  __m512 comb[N];
+  auto group_scales = [&](int64_t j0, __m512 gs, int group) LEANLM_VNNI_LAMBDA {
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) {
+      const __m512 db = _mm512_maskz_loadu_ps(0xff, x.db_row(i) + j0 / 32);
+      comb[i] = _mm512_mul_ps(
+          gs, group == 32 ? db
+                          : _mm512_permutexvar_ps(_mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0), db));
+    }
+  };
+  auto group_chunk = [&](int64_t j, __m512i u, __m512i lane_groups, int slot) LEANLM_VNNI_LAMBDA {
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) {
+      __m512i t = D::kShift >= 0 ? _mm512_loadu_si512(x.nls_row(i) + j / 4) : _mm512_setzero_si512();
+      t = _mm512_dpbusd_epi32(t, u, _mm512_loadu_si512(x.q_row(i) + j));
+      acc[i][slot] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_permutexvar_ps(lane_groups, comb[i]), acc[i][slot]);
+    }
+  };
+  Sink<decltype(step), decltype(bias), decltype(pair), decltype(lane_bias), decltype(group_scales),
+       decltype(group_chunk)>
+      sink{step, bias, pair, lane_bias, group_scales, group_chunk};
   const int64_t units = k / D::kUnit;
   for (int64_t u = 0; u < units; ++u) {
     // The decoders issue few loads per byte, so out-of-order execution
