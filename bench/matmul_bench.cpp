@@ -1,5 +1,5 @@
 // MatMul micro-benchmarks: decode (n = 1, GB/s of weights read) and prompt
-// processing (n = 512, GFLOP/s) per weight type, CPU level and thread count,
+// processing (n = 512, GFLOP/s) per weight type (float and block-quantized), CPU level and thread count,
 // next to the two physical bounds: a streaming read of memory (the decode
 // roofline) and oneDNN's sgemm on F32 weights (a mature GEMM on the same
 // cores). Decode cycles through enough weight copies to overflow the L3 so
@@ -203,6 +203,22 @@ void RegisterShapes() {
         if (level > 0 || threads == 2) prompt(type, level, 2048, 5632, level > 0 ? 512 : 64, threads);
       }
     }
+  }
+  // Block-quantized weights (the integer path: decode GB/s of weight bytes
+  // against BM_ReadBandwidth, prompt GFLOP/s) at the best level, and decode at
+  // the scalar level for the portable reference's speed.
+  const int64_t kQuantTypes[] = {static_cast<int64_t>(DType::kQ8_0), static_cast<int64_t>(DType::kQ4_0),
+                                 static_cast<int64_t>(DType::kQ4_K), static_cast<int64_t>(DType::kQ6_K),
+                                 static_cast<int64_t>(DType::kQ5_K)};
+  for (int64_t type : kQuantTypes) {
+    for (int64_t threads : {1, 2}) {
+      decode(type, best, 2048, 5632, 1, threads);
+      decode(type, best, 5632, 2048, 1, threads);
+      decode(type, best, 2048, 32000, 1, threads);
+    }
+    decode(type, 0, 2048, 5632, 1, 2);
+    prompt(type, best, 2048, 5632, 128, 2);
+    prompt(type, best, 2048, 5632, 512, 2);
   }
   // llama.cpp's test-backend-ops perf shape (MUL_MAT m=4096 k=14336: 4096
   // weight rows of 14336) at the best level and 2 threads, for the peer

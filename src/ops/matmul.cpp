@@ -12,6 +12,7 @@
 #include <atomic>
 
 #include "ops/matmul_kernels.h"
+#include "ops/qmatmul_kernels.h"
 
 namespace leanlm {
 namespace {
@@ -174,6 +175,14 @@ void MatMulAtLevel(CpuLevel level, const TensorView& w, const float* x, int64_t 
   }
   LEANLM_CHECK(w.data != nullptr && x != nullptr);
   const WeightRef ref{static_cast<const uint8_t*>(w.data), w.row_bytes(), w.cols(), w.type};
+  // Block-quantized weights take the integer path where it has a kernel for
+  // this batch size; prompt processing without an integer GEMM stays F32.
+  const QMatMulKernels qkernels = FindQMatMulKernels(w.type, level);
+  if (qkernels.gemv != nullptr &&
+      (n <= qkernels.gemv_max_rows || (qkernels.pack != nullptr && GetQGemmKernel(level).kernel != nullptr))) {
+    QuantizedMatMul(qkernels, level, ref, x, n, y, m, pool);
+    return;
+  }
   const MatMulKernels kernels = FindMatMulKernels(w.type, level);
   if (n <= kernels.gemv_max_rows) {
     Gemv(kernels.gemv, ref, x, n, y, m, pool);

@@ -4,8 +4,12 @@
 // (matrix-matrix, bound by FMA throughput). Multithreaded over the pool.
 //
 // The kernels are chosen at run time for the CPU (see ops/matmul_kernels.h
-// and LEANLM_CPU in base/cpu_features.h). Activations are never rounded: every
-// path equals the F32 product up to summation order. MatMul uses the pool's
+// and LEANLM_CPU in base/cpu_features.h). For F32, F16 and BF16 weights (and
+// the block formats without integer kernels) activations are never rounded:
+// every path equals the F32 product up to summation order. Block-quantized
+// weights with integer kernels (Q8_0, Q4_0, Q4_K, ...: ops/qmatmul_kernels.h)
+// round x to int8 per block of 32 first, as llama.cpp does; each activation
+// moves by at most max|x_block| / 254. MatMul uses the pool's
 // scratch slots (callers must not keep data there across the call) and must
 // not be called from inside one of the pool's parallel regions.
 #pragma once

@@ -8,8 +8,10 @@
 //         the level's F32 GEMM microkernel multiplies at FMA speed.
 // Missing entries fall back to a lower level and finally to a generic path
 // built on the type's TypeTraits::to_float, so a new block format works (more
-// slowly) with no kernel at all. Activations stay F32 throughout: no rounding
-// of x, so every path matches the F32 reference up to summation order.
+// slowly) with no kernel at all. On these paths activations stay F32: no
+// rounding of x, so every path matches the F32 reference up to summation
+// order. Block formats with integer kernels (ops/qmatmul_kernels.h) take
+// MatMul's integer path instead, which rounds x to int8 blocks.
 #pragma once
 
 #include <cstddef>

@@ -1,0 +1,140 @@
+// MatMul's integer path: quantizes x once into the pool's shared scratch
+// slot, then either streams weight rows through the type's gemv (decode,
+// rows claimed in chunks as in matmul.cpp) or runs the blocked int8 GEMM:
+// x packed once into slivers shared by all threads, each thread unpacking a
+// tile of weight rows into int8 panels (kept in L2) and running the level's
+// register-tile microkernel over every sliver and panel.
+#include <algorithm>
+#include <atomic>
+
+#include "ops/qmatmul_kernels.h"
+
+namespace leanlm {
+namespace {
+
+constexpr int64_t kGemvChunkBytes = 64 << 10;  // weight bytes a decode thread claims at a time
+constexpr int64_t kMaxMc = 64;                 // GEMM weight rows per tile
+
+size_t Align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+void QGemvChunks(QGemvFn gemv, const WeightRef& w, const QuantizedActs& x, float* y, int64_t m, ThreadPool& pool) {
+  const int64_t threads = pool.size();
+  int64_t chunk = std::max<int64_t>(16, kGemvChunkBytes / static_cast<int64_t>(std::max<size_t>(w.row_bytes, 1)));
+  chunk = std::min(chunk, (m + 4 * threads - 1) / (4 * threads));
+  chunk = std::max<int64_t>(16, (chunk + 15) / 16 * 16);
+  if (threads == 1 || chunk >= m) {
+    gemv(w, x, y, m, 0, m);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  pool.RunTasks(pool.size(), [&](int) {
+    for (;;) {
+      const int64_t r0 = next.fetch_add(chunk, std::memory_order_relaxed);
+      if (r0 >= m) break;
+      gemv(w, x, y, m, r0, std::min(r0 + chunk, m));
+    }
+  });
+}
+
+void QGemm(QPackWeightsFn pack, const QGemmKernel& g, int group, bool bias, const WeightRef& w,
+           const QuantizedActs& x, const uint8_t* xp, float* y, int64_t m, ThreadPool& pool) {
+  const int64_t k = w.k, n = x.n;
+  const int mr = g.mr, nr = g.nr;
+  const int64_t slivers = (n + mr - 1) / mr;
+  const int64_t threads = pool.size();
+  int64_t mc = std::min<int64_t>(kMaxMc, (m + 2 * threads - 1) / (2 * threads));
+  mc = std::max<int64_t>(nr, (mc + nr - 1) / nr * nr);
+  const int64_t tiles = (m + mc - 1) / mc;
+  std::atomic<int64_t> next{0};
+  auto run = [&](int t) {
+    const size_t panel_bytes = QPanelBytes(std::min(kQKc, k), nr, group);
+    auto* wp = static_cast<uint8_t*>(pool.Scratch(t, panel_bytes * static_cast<size_t>(mc / nr)));
+    for (;;) {
+      const int64_t tile = next.fetch_add(1, std::memory_order_relaxed);
+      if (tile >= tiles) break;
+      const int64_t r0 = tile * mc;
+      const int64_t rows = std::min(mc, m - r0);
+      const int64_t panels = (rows + nr - 1) / nr;
+      for (int64_t c0 = 0; c0 < k; c0 += kQKc) {
+        const int64_t kc = std::min(kQKc, k - c0);
+        pack(w, r0, rows, c0, kc, nr, wp);
+        const uint8_t* xb = xp + static_cast<size_t>(c0 / kQKc) * slivers * QSliverBytes(kQKc, mr, group);
+        const size_t sliver_bytes = QSliverBytes(kc, mr, group);
+        const size_t pb = QPanelBytes(kc, nr, group);
+        for (int64_t s = 0; s < slivers; ++s) {
+          const int sr = static_cast<int>(std::min<int64_t>(mr, n - s * mr));
+          for (int64_t p = 0; p < panels; ++p) {
+            const int pc = static_cast<int>(std::min<int64_t>(nr, rows - p * nr));
+            g.kernel(xb + s * sliver_bytes, wp + p * pb, kc, group, bias, y + s * mr * m + r0 + p * nr, m, sr, pc,
+                     c0 > 0);
+          }
+        }
+      }
+    }
+  };
+  if (threads == 1 || tiles == 1) {
+    run(0);
+  } else {
+    pool.RunTasks(pool.size(), run);
+  }
+}
+
+}  // namespace
+
+QMatMulKernels FindQMatMulKernels(DType type, CpuLevel level) {
+  if (FindQTypeInfo(type) == nullptr) return {};
+  // The highest level's row wins whole: its gemv comes with the activation
+  // layout it expects, and only the VNNI level has packers (the integer GEMM).
+  QMatMulKernels found = ScalarQMatMulKernels(type);
+  if (level >= CpuLevel::kAvx2) {
+    const QMatMulKernels v = Avx2QMatMulKernels(type);
+    if (v.gemv) found = v;
+  }
+  if (level >= CpuLevel::kAvx512 && DetectedCpuFeatures().avx512vnni) {
+    const QMatMulKernels v = Avx512QMatMulKernels(type);
+    if (v.gemv) found = v;
+  }
+  return found;
+}
+
+QGemmKernel GetQGemmKernel(CpuLevel level) {
+  if (level >= CpuLevel::kAvx512 && DetectedCpuFeatures().avx512vnni) return Avx512QGemmKernel();
+  return {};
+}
+
+void QuantizedMatMul(const QMatMulKernels& kernels, CpuLevel level, const WeightRef& w, const float* x, int64_t n,
+                     float* y, int64_t m, ThreadPool& pool) {
+  const int64_t k = w.k;
+  const size_t act_bytes = Align64(QuantizedActsBytes(n, k));
+  if (n <= kernels.gemv_max_rows) {
+    const QuantizedActs xq = QuantizedActsIn(pool.Scratch(pool.size(), act_bytes), n, k, kernels.act_shift, kernels.act_interleaved);
+    QuantizeActivations(x, xq, pool);
+    QGemvChunks(kernels.gemv, w, xq, y, m, pool);
+    return;
+  }
+  const QGemmKernel g = GetQGemmKernel(level);
+  LEANLM_CHECK(g.kernel != nullptr && kernels.pack != nullptr);
+  const QTypeInfo& info = *FindQTypeInfo(w.type);
+  const int mr = g.mr;
+  const int64_t slivers = (n + mr - 1) / mr;
+  const int64_t k_blocks = (k + kQKc - 1) / kQKc;
+  const size_t sliver_stride = QSliverBytes(kQKc, mr, info.group);
+  auto* buf = static_cast<uint8_t*>(
+      pool.Scratch(pool.size(), act_bytes + static_cast<size_t>(k_blocks * slivers) * sliver_stride));
+  const QuantizedActs xq = QuantizedActsIn(buf, n, k);
+  uint8_t* xp = buf + act_bytes;
+  QuantizeActivations(x, xq, pool);
+  pool.ParallelFor(slivers, 4, [&](int64_t s0, int64_t s1) {
+    for (int64_t c0 = 0; c0 < k; c0 += kQKc) {
+      const int64_t kc = std::min(kQKc, k - c0);
+      for (int64_t s = s0; s < s1; ++s) {
+        const int rows = static_cast<int>(std::min<int64_t>(mr, n - s * mr));
+        QPackX(xq, s * mr, rows, c0, kc, mr, info.group,
+               xp + static_cast<size_t>(c0 / kQKc * slivers) * sliver_stride + s * QSliverBytes(kc, mr, info.group));
+      }
+    }
+  });
+  QGemm(kernels.pack, g, info.group, info.has_bias, w, xq, xp, y, m, pool);
+}
+
+}  // namespace leanlm

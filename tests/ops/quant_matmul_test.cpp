@@ -1,0 +1,293 @@
+// The integer path of MatMul for block-quantized weights.
+//
+// 1. Activation quantization: every value moves by at most d/2 with
+//    d = max|x| / 127 per block of 32, and the per-lane data is consistent.
+// 2. Unpackers: scale·v + bias reproduces the format's own dequantizer
+//    (to_float), so the scalar reference rests on independent code.
+// 3. Every level, type, shape, batch size (gemv and GEMM) and thread count
+//    against the scalar reference on the same quantized activations. Only
+//    the float rounding differs: each of the ~k/4 lane terms is a product of
+//    an exact int32 and up to three floats (≤ 4 roundings), then summed, so
+//    |ŷ − y| ≤ 2 (γ_k + 4u) Σ_j (|scale v_j| + |bias|) |x̂_j| with x̂ = d·q.
+// 4. Against the F32 product of the dequantized weights with unrounded x:
+//    the activation rounding adds at most Σ_j |W_j| d_j / 2 (the documented
+//    error of the integer path), plus the rounding of 3.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/cpu_features.h"
+#include "ops/matmul.h"
+#include "ops/matmul_kernels.h"
+#include "ops/matmul_reference.h"
+#include "ops/qmatmul_kernels.h"
+#include "ops/quantize_activations.h"
+
+namespace leanlm {
+namespace {
+
+constexpr DType kTypes[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0,  DType::kQ5_1, DType::kIQ4_NL,
+                            DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kQ3_K, DType::kQ2_K, DType::kTQ2_0};
+
+std::vector<CpuLevel> SupportedLevels() {
+  std::vector<CpuLevel> levels;
+  for (int l = 0; l < kNumCpuLevels; ++l) {
+    if (CpuLevelSupported(static_cast<CpuLevel>(l))) levels.push_back(static_cast<CpuLevel>(l));
+  }
+  return levels;
+}
+
+std::vector<float> Random(int64_t count, std::mt19937& rng, float scale = 1.0f) {
+  std::uniform_real_distribution<float> dist(-scale, scale);
+  std::vector<float> v(static_cast<size_t>(count));
+  for (float& f : v) f = dist(rng);
+  return v;
+}
+
+struct Weight {
+  std::vector<uint8_t> bytes;
+  TensorView view;
+  WeightRef ref;
+  std::vector<float> values;  // to_float of the stored weight (m × k)
+  std::vector<float> mag;     // |scale·v| + |bias| per element, from the unpacker
+
+  Weight(DType type, int64_t k, int64_t m, std::mt19937& rng) {
+    // Rows with different magnitudes and an offset, so mins and biases matter.
+    std::vector<float> src = Random(k * m, rng);
+    for (int64_t r = 0; r < m; ++r) {
+      for (int64_t j = 0; j < k; ++j) src[r * k + j] = src[r * k + j] * (0.5f + r % 3) + 0.25f * (r % 2);
+    }
+    const TypeTraits& t = GetTypeTraits(type);
+    const size_t row_bytes = RowBytes(type, k).value();
+    bytes.resize(row_bytes * m);
+    values.resize(src.size());
+    for (int64_t r = 0; r < m; ++r) {
+      t.from_float(src.data() + r * k, bytes.data() + r * row_bytes, k);
+      t.to_float(bytes.data() + r * row_bytes, values.data() + r * k, k);
+    }
+    view.data = bytes.data();
+    view.type = type;
+    view.n_dims = 2;
+    view.ne = {k, m, 1, 1};
+    ref = {bytes.data(), row_bytes, k, type};
+    const QTypeInfo& info = *FindQTypeInfo(type);
+    std::vector<int8_t> v(static_cast<size_t>(k));
+    std::vector<float> scale(static_cast<size_t>(k / 16)), bias(scale.size());
+    mag.resize(src.size());
+    for (int64_t r = 0; r < m; ++r) {
+      info.unpack(ref.row(r), 0, k, v.data(), scale.data(), bias.data());
+      for (int64_t j = 0; j < k; ++j) {
+        const int64_t g = j / info.group;
+        mag[r * k + j] = std::fabs(scale[g] * v[j]) + std::fabs(bias[g]);
+      }
+    }
+  }
+};
+
+struct Acts {
+  std::vector<uint8_t> buffer;
+  QuantizedActs q;
+  Acts(const std::vector<float>& x, int64_t n, int64_t k, ThreadPool& pool)
+      : buffer(QuantizedActsBytes(n, k) + 64) {
+    void* aligned = buffer.data() + (64 - reinterpret_cast<uintptr_t>(buffer.data()) % 64) % 64;
+    q = QuantizedActsIn(aligned, n, k);
+    QuantizeActivations(x.data(), q, pool);
+  }
+  float xhat(int64_t i, int64_t j) const { return q.d(i, j / kActBlock) * q.q_row(i)[j]; }
+};
+
+TEST(QuantizeActivationsTest, RoundsEachBlockWithinHalfAStep) {
+  std::mt19937 rng(3);
+  ThreadPool pool(2);
+  const int64_t n = 7, k = 320;
+  std::vector<float> x = Random(n * k, rng, 3.0f);
+  for (int64_t j = 0; j < 32; ++j) x[64 + j] = 0.0f;  // an all-zero block
+  x[200] = -10.0f;                                    // a block whose extreme is negative
+  const Acts a(x, n, k, pool);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t b = 0; b < k / kActBlock; ++b) {
+      float amax = 0;
+      for (int64_t j = 0; j < kActBlock; ++j) amax = std::max(amax, std::fabs(x[i * k + b * kActBlock + j]));
+      const float d = a.q.d(i, b);
+      EXPECT_EQ(d, amax / 127.0f) << "row " << i << " block " << b;
+      int block_sum = 0;
+      for (int64_t l = 0; l < kActBlock / kActLane; ++l) {
+        const int64_t lane = b * kActBlock / kActLane + l;
+        int sum = 0;
+        for (int t = 0; t < 4; ++t) {
+          const int64_t j = b * kActBlock + 4 * l + t;
+          const int qv = a.q.q_row(i)[j];
+          sum += qv;
+          EXPECT_LE(std::abs(qv), 127);
+          EXPECT_LE(std::fabs(x[i * k + j] - d * qv), d * 0.5f * (1 + 1e-5f)) << "row " << i << " value " << j;
+        }
+        EXPECT_EQ(a.q.dl_row(i)[lane], d);
+        EXPECT_EQ(a.q.nls_row(i)[lane], -sum);
+        EXPECT_EQ(a.q.sl_row(i)[lane], d * static_cast<float>(sum));
+        block_sum += sum;
+      }
+      EXPECT_EQ(a.q.sb_row(i)[b], d * static_cast<float>(block_sum));
+    }
+  }
+  EXPECT_EQ(a.q.d(0, 2), 0.0f);
+  EXPECT_EQ(a.q.q_row(0)[200], -127);
+}
+
+// The shifted lane sums and the interleaved copy follow their definitions in
+// quantize_activations.h.
+TEST(QuantizeActivationsTest, ShiftedAndInterleavedLayouts) {
+  std::mt19937 rng(4);
+  const int64_t n = 3, k = 416;  // 3 whole units of 128 and a tail of 32
+  const std::vector<float> x = Random(n * k, rng);
+  std::vector<uint8_t> buf(QuantizedActsBytes(n, k) + 64);
+  void* aligned = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;
+  const QuantizedActs q = QuantizedActsIn(aligned, n, k, 3, true);
+  ThreadPool pool(2);
+  QuantizeActivations(x.data(), q, pool);
+  for (int64_t i = 0; i < n; ++i) {
+    const int8_t* qi = q.q_row(i);
+    for (int64_t lane = 0; lane < k / 4; ++lane) {
+      EXPECT_EQ(q.nls_row(i)[lane], -8 * (qi[4 * lane] + qi[4 * lane + 1] + qi[4 * lane + 2] + qi[4 * lane + 3]));
+    }
+    for (int64_t u = 0; u < k / 128; ++u) {
+      for (int64_t b = 0; b < 4; ++b) {
+        for (int64_t t = 0; t < 16; ++t) {
+          EXPECT_EQ(q.iq_row(i)[128 * u + 16 * b + t], qi[128 * u + 32 * b + t]);
+          EXPECT_EQ(q.iq_row(i)[128 * u + 64 + 16 * b + t], qi[128 * u + 32 * b + 16 + t]);
+        }
+        for (int64_t l = 0; l < 4; ++l) {
+          int sum = 0;
+          for (int64_t t = 0; t < 4; ++t) sum += qi[128 * u + 32 * b + 4 * l + t] + qi[128 * u + 32 * b + 16 + 4 * l + t];
+          EXPECT_EQ(q.inls_row(i)[16 * u + 4 * b + l], -8 * sum);
+          EXPECT_EQ(q.idl_row(i)[16 * u + 4 * b + l], q.d(i, 4 * u + b));
+        }
+      }
+    }
+  }
+}
+
+class QuantMatMulTest : public ::testing::TestWithParam<DType> {};
+
+TEST_P(QuantMatMulTest, UnpackReproducesDequantize) {
+  const DType type = GetParam();
+  std::mt19937 rng(11);
+  const Weight w(type, 1024, 5, rng);
+  const QTypeInfo& info = *FindQTypeInfo(type);
+  std::vector<int8_t> v(1024);
+  std::vector<float> scale(64), bias(64);
+  for (int64_t r = 0; r < 5; ++r) {
+    // Unpack the second half alone too: c0 must select the right blocks.
+    info.unpack(w.ref.row(r), 512, 512, v.data() + 512, scale.data() + 512 / info.group, bias.data() + 512 / info.group);
+    info.unpack(w.ref.row(r), 0, 512, v.data(), scale.data(), bias.data());
+    for (int64_t j = 0; j < 1024; ++j) {
+      const int64_t g = j / info.group;
+      const double want = w.values[r * 1024 + j];
+      const double got = static_cast<double>(scale[g]) * v[j] + bias[g];
+      ASSERT_NEAR(got, want, 4e-7 * (std::fabs(scale[g] * v[j]) + std::fabs(bias[g])) + 1e-30)
+          << TypeName(type) << " row " << r << " value " << j;
+    }
+  }
+}
+
+TEST_P(QuantMatMulTest, EveryLevelMatchesScalarReferenceAndF32) {
+  const DType type = GetParam();
+  const int64_t block = GetTypeTraits(type).block_size;
+  std::mt19937 rng(1234);
+  ThreadPool pool1(1), pool2(2);
+  const double u = std::ldexp(1.0, -24);
+  // Depths: one block, an odd number of blocks, and past the GEMM's depth block (1024).
+  const int64_t depths[] = {block, block == 32 ? 32 * 17 : 256 * 3, block == 32 ? 32 * 35 : 256 * 5};
+  for (int64_t k : depths) {
+    const double gamma = (k + 8) * u / (1 - (k + 8) * u);
+    for (int64_t m : {int64_t{37}, int64_t{131}}) {
+      const Weight w(type, k, m, rng);
+      for (int64_t n = 1; n <= 20; n += (n < 6 ? 1 : 7)) {
+        const std::vector<float> x = Random(n * k, rng);
+        const Acts a(x, n, k, pool1);
+        std::vector<float> ref_q(static_cast<size_t>(n * m)), ref_f(ref_q.size());
+        ScalarQGemv(w.ref, a.q, ref_q.data(), m, 0, m);
+        MatMulReference(w.view, x.data(), n, ref_f.data(), pool1);
+        for (CpuLevel level : SupportedLevels()) {
+          const QMatMulKernels qk = FindQMatMulKernels(type, level);
+          const bool integer = n <= qk.gemv_max_rows || (qk.pack != nullptr && GetQGemmKernel(level).kernel);
+          for (ThreadPool* pool : {&pool1, &pool2}) {
+            std::vector<float> y(ref_q.size(), std::nanf(""));
+            MatMulAtLevel(level, w.view, x.data(), n, y.data(), *pool);
+            int failures = 0;
+            for (int64_t i = 0; i < n && failures < 5; ++i) {
+              for (int64_t r = 0; r < m && failures < 5; ++r) {
+                double mag_q = 0, mag_f = 0, step = 0;
+                for (int64_t j = 0; j < k; ++j) {
+                  mag_q += w.mag[r * k + j] * std::fabs(a.xhat(i, j));
+                  mag_f += std::fabs(static_cast<double>(w.values[r * k + j]) * x[i * k + j]);
+                  step += std::fabs(w.values[r * k + j]) * a.q.d(i, j / kActBlock) * 0.5;
+                }
+                const double got = y[i * m + r];
+                const double rounding = 2 * (gamma + 4 * u) * mag_q;
+                const double bound_q = rounding + 1e-30;
+                const double bound_f = integer ? step * (1 + 1e-5) + rounding + gamma * mag_f : gamma * mag_f + u * std::fabs(ref_f[i * m + r]);
+                const std::string what = std::string(TypeName(type)) + " " + CpuLevelName(level) +
+                                         (integer ? " integer" : " f32") + " k=" + std::to_string(k) +
+                                         " m=" + std::to_string(m) + " n=" + std::to_string(n) +
+                                         " threads=" + std::to_string(pool->size()) + " y[" + std::to_string(i) +
+                                         "][" + std::to_string(r) + "]";
+                if (integer && !(std::fabs(got - ref_q[i * m + r]) <= bound_q)) {
+                  ADD_FAILURE() << what << " = " << got << ", scalar reference " << ref_q[i * m + r] << ", bound "
+                                << bound_q;
+                  ++failures;
+                }
+                if (!(std::fabs(got - ref_f[i * m + r]) <= bound_f)) {
+                  ADD_FAILURE() << what << " = " << got << ", F32 product " << ref_f[i * m + r] << ", bound "
+                                << bound_f;
+                  ++failures;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The integer path really is taken (a test of the dispatch, not of speed):
+// decode of every type uses an integer gemv, at AVX-512 with VNNI every type
+// has its own and the integer GEMM, and at AVX2 the goal types have a gemv.
+TEST_P(QuantMatMulTest, DispatchUsesIntegerKernels) {
+  const DType type = GetParam();
+  for (CpuLevel level : SupportedLevels()) {
+    const QMatMulKernels qk = FindQMatMulKernels(type, level);
+    ASSERT_NE(qk.gemv, nullptr) << TypeName(type) << " " << CpuLevelName(level);
+    EXPECT_GE(qk.gemv_max_rows, 1);
+  }
+  const bool vnni = CpuLevelSupported(CpuLevel::kAvx512) && DetectedCpuFeatures().avx512vnni;
+  if (vnni) {
+    EXPECT_NE(FindQMatMulKernels(type, CpuLevel::kAvx512).gemv, &ScalarQGemv) << TypeName(type);
+    EXPECT_NE(FindQMatMulKernels(type, CpuLevel::kAvx512).pack, nullptr) << TypeName(type);
+  }
+  const bool goal = type == DType::kQ8_0 || type == DType::kQ4_0 || type == DType::kQ4_K || type == DType::kQ6_K;
+  if (CpuLevelSupported(CpuLevel::kAvx2) && goal) {
+    EXPECT_NE(FindQMatMulKernels(type, CpuLevel::kAvx2).gemv, &ScalarQGemv) << TypeName(type);
+  }
+  if (vnni && goal) {
+    EXPECT_NE(FindQMatMulKernels(type, CpuLevel::kAvx512).pack, nullptr) << TypeName(type);
+    EXPECT_NE(GetQGemmKernel(CpuLevel::kAvx512).kernel, nullptr);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(BlockTypes, QuantMatMulTest, ::testing::ValuesIn(kTypes),
+                         [](const auto& info) { return std::string(TypeName(info.param)); });
+
+// Types without integer kernels keep the F32 path.
+TEST(QuantMatMulDispatchTest, FloatAndLeanlmFormatsHaveNoIntegerPath) {
+  for (DType type : {DType::kF32, DType::kF16, DType::kBF16, DType::kTQ1_0, static_cast<DType>(200)}) {
+    EXPECT_EQ(FindQTypeInfo(type), nullptr);
+    EXPECT_EQ(FindQMatMulKernels(type, CpuLevel::kScalar).gemv, nullptr);
+  }
+}
+
+}  // namespace
+}  // namespace leanlm
