@@ -162,7 +162,11 @@ const GemmKernel& GetGemmKernel(CpuLevel level) {
   return gemm[0];
 }
 
-void MatMulAtLevel(CpuLevel level, const TensorView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
+namespace {
+
+// integer: block-quantized weights may take the int8-activation path.
+void MatMulImpl(CpuLevel level, const TensorView& w, const float* x, int64_t n, float* y, ThreadPool& pool,
+                bool integer) {
   LEANLM_CHECK(CpuLevelSupported(level));
   LEANLM_CHECK(w.n_dims > 0 && n >= 0);
   const TypeTraits* traits = FindTypeTraits(w.type);
@@ -178,7 +182,7 @@ void MatMulAtLevel(CpuLevel level, const TensorView& w, const float* x, int64_t 
   // Block-quantized weights take the integer path where it has a kernel for
   // this batch size; prompt processing without an integer GEMM stays F32.
   const QMatMulKernels qkernels = FindQMatMulKernels(w.type, level);
-  if (qkernels.gemv != nullptr &&
+  if (integer && qkernels.gemv != nullptr &&
       (n <= qkernels.gemv_max_rows || (qkernels.pack != nullptr && GetQGemmKernel(level).kernel != nullptr))) {
     QuantizedMatMul(qkernels, level, ref, x, n, y, m, pool);
     return;
@@ -191,8 +195,18 @@ void MatMulAtLevel(CpuLevel level, const TensorView& w, const float* x, int64_t 
   }
 }
 
+}  // namespace
+
+void MatMulAtLevel(CpuLevel level, const TensorView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
+  MatMulImpl(level, w, x, n, y, pool, /*integer=*/true);
+}
+
 void MatMul(const TensorView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
-  MatMulAtLevel(ActiveCpuLevel(), w, x, n, y, pool);
+  MatMulImpl(ActiveCpuLevel(), w, x, n, y, pool, /*integer=*/true);
+}
+
+void MatMulF32Activations(const TensorView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
+  MatMulImpl(ActiveCpuLevel(), w, x, n, y, pool, /*integer=*/false);
 }
 
 }  // namespace leanlm

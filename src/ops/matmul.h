@@ -23,4 +23,9 @@ namespace leanlm {
 
 void MatMul(const TensorView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 
+// MatMul that never rounds the activations, for any weight type: the product
+// of x with the dequantized weight up to summation order. Training uses it, so
+// that gradients are those of the function the forward computes.
+void MatMulF32Activations(const TensorView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+
 }  // namespace leanlm

@@ -299,7 +299,7 @@ CrossEntropyResult LlamaTrainGraph::Impl::Head(const float* xf, float* dxf, doub
       continue;
     }
     RmsNormForward(xn.data(), rstd.data(), xf + r0 * d, w.output_norm.f32(), rows, d, c.norm_eps, pool);
-    MatMul(w.output, xn.data(), rows, logits.data(), pool);
+    MatMulF32Activations(w.output, xn.data(), rows, logits.data(), pool);
     float* dlogits = dxf != nullptr ? logits.data() : nullptr;
     const CrossEntropyResult part = CrossEntropyBackward(dlogits, logits.data(), lab, rows, vocab, grad_denom, pool);
     total.loss_sum += part.loss_sum;

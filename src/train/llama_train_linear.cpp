@@ -93,7 +93,7 @@ std::vector<float> DoraRowNorms(const TensorView& w, const LoraModule& lora, Thr
 void TrainLinearForward(const TensorView& w, const LoraModule* lora, const DropoutKey& dropout, const float* x,
                         int64_t n, int64_t in, float* y, LinearTape& tape, LinearScratch& scratch, ThreadPool& pool) {
   if (w.cols() == in) {
-    MatMul(w, x, n, y, pool);
+    MatMulF32Activations(w, x, n, y, pool);
   } else {  // rows padded with zero weights: pad x likewise
     const int64_t k = w.cols();
     float* padded = Sized(scratch.padded, n * k);
@@ -101,7 +101,7 @@ void TrainLinearForward(const TensorView& w, const LoraModule* lora, const Dropo
       std::copy(x + t * in, x + (t + 1) * in, padded + t * k);
       std::fill(padded + t * k + in, padded + (t + 1) * k, 0.0f);
     }
-    MatMul(w, padded, n, y, pool);
+    MatMulF32Activations(w, padded, n, y, pool);
   }
   if (lora == nullptr) return;
   const int64_t out = lora->out, rank = lora->r;
