@@ -20,40 +20,21 @@
 #include "ops/matmul.h"
 #include "ops/matmul_kernels.h"
 #include "ops/matmul_reference.h"
+#include "support/stored_weight.h"
 
 namespace leanlm {
 namespace {
 
-std::vector<CpuLevel> SupportedLevels() {
-  std::vector<CpuLevel> levels;
-  for (int l = 0; l < kNumCpuLevels; ++l) {
-    if (CpuLevelSupported(static_cast<CpuLevel>(l))) levels.push_back(static_cast<CpuLevel>(l));
-  }
-  return levels;
-}
+using testing::SupportedCpuLevels;
 
 // A weight of m rows of k elements stored as `type`, from uniform [-1, 1).
-struct Weight {
-  std::vector<uint8_t> bytes;
-  TensorView view;
-  std::vector<float> values;  // the stored values, as F32 (m × k)
-
-  Weight(DType type, int64_t k, int64_t m, std::mt19937& rng) {
+struct Weight : testing::StoredWeight {
+  Weight(DType type, int64_t k, int64_t m, std::mt19937& rng) : StoredWeight(type, k, m, Uniform(k * m, rng)) {}
+  static std::vector<float> Uniform(int64_t count, std::mt19937& rng) {
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    std::vector<float> src(static_cast<size_t>(k * m));
+    std::vector<float> src(static_cast<size_t>(count));
     for (float& v : src) v = dist(rng);
-    const TypeTraits& t = GetTypeTraits(type);
-    const size_t row_bytes = RowBytes(type, k).value();
-    bytes.resize(row_bytes * m);
-    values.resize(src.size());
-    for (int64_t r = 0; r < m; ++r) {
-      t.from_float(src.data() + r * k, bytes.data() + r * row_bytes, k);
-      t.to_float(bytes.data() + r * row_bytes, values.data() + r * k, k);
-    }
-    view.data = bytes.data();
-    view.type = type;
-    view.n_dims = 2;
-    view.ne = {k, m, 1, 1};
+    return src;
   }
 };
 
@@ -110,7 +91,7 @@ TEST_P(MatMulTest, EveryLevelShapeAndBatchMatchesReference) {
       const std::vector<float> x = RandomActivations(n, s.k, rng);
       std::vector<float> ref(static_cast<size_t>(n * s.m));
       MatMulReference(w.view, x.data(), n, ref.data(), pool1);
-      for (CpuLevel level : SupportedLevels()) {
+      for (CpuLevel level : SupportedCpuLevels()) {
         for (ThreadPool* pool : {&pool1, &pool2}) {
           std::vector<float> y(ref.size(), std::nanf(""));
           MatMulAtLevel(level, w.view, x.data(), n, y.data(), *pool);
@@ -146,7 +127,7 @@ TEST_P(MatMulTest, EmptyRowsGiveZeros) {
   const Weight w(GetParam(), 0, 7, rng);
   for (int64_t n : {1, 20}) {
     std::vector<float> y(static_cast<size_t>(n * 7), std::nanf(""));
-    for (CpuLevel level : SupportedLevels()) {
+    for (CpuLevel level : SupportedCpuLevels()) {
       MatMulAtLevel(level, w.view, nullptr, n, y.data(), pool);
       for (float v : y) EXPECT_EQ(v, 0.0f) << CpuLevelName(level) << " n=" << n;
     }
@@ -175,7 +156,7 @@ TEST(MatMulConversionTest, EveryFiniteHalfConvertsExactly) {
   std::vector<float> x(static_cast<size_t>(k * k), 0.0f);  // identity: row i is e_i
   for (int64_t i = 0; i < k; ++i) x[i * k + i] = 1.0f;
   ThreadPool pool(2);
-  for (CpuLevel level : SupportedLevels()) {
+  for (CpuLevel level : SupportedCpuLevels()) {
     for (int64_t n : {int64_t{1}, k}) {  // decode and prompt paths
       std::vector<float> y(static_cast<size_t>(n * m));
       MatMulAtLevel(level, w, x.data(), n, y.data(), pool);
@@ -231,7 +212,7 @@ TEST(MatMulRegistryTest, BlockTypeWithoutKernelsUsesGenericPath) {
     const std::vector<float> x = RandomActivations(n, w.view.cols(), rng);
     std::vector<float> ref(static_cast<size_t>(n * 45));
     MatMulReference(w.view, x.data(), n, ref.data(), pool);
-    for (CpuLevel level : SupportedLevels()) {
+    for (CpuLevel level : SupportedCpuLevels()) {
       EXPECT_EQ(FindMatMulKernels(type, level).gemv, &GenericGemv);
       std::vector<float> y(ref.size());
       MatMulAtLevel(level, w.view, x.data(), n, y.data(), pool);
@@ -240,14 +221,14 @@ TEST(MatMulRegistryTest, BlockTypeWithoutKernelsUsesGenericPath) {
   }
   const MatMulKernels own{GenericGemv, kGenericGemvRows, GenericPackWeights};
   RegisterMatMulKernels(type, CpuLevel::kScalar, own);
-  for (CpuLevel level : SupportedLevels()) EXPECT_EQ(FindMatMulKernels(type, level).pack, &GenericPackWeights);
+  for (CpuLevel level : SupportedCpuLevels()) EXPECT_EQ(FindMatMulKernels(type, level).pack, &GenericPackWeights);
 }
 
 // Built-in float types have real kernels at every level the CPU supports
 // (the AVX-512 level borrows the AVX2 pack).
 TEST(MatMulRegistryTest, FloatTypesHaveKernelsAtEveryLevel) {
   for (DType type : {DType::kF32, DType::kF16, DType::kBF16}) {
-    for (CpuLevel level : SupportedLevels()) {
+    for (CpuLevel level : SupportedCpuLevels()) {
       const MatMulKernels kernels = FindMatMulKernels(type, level);
       EXPECT_NE(kernels.gemv, &GenericGemv) << TypeName(type) << " " << CpuLevelName(level);
       EXPECT_NE(kernels.pack, &GenericPackWeights) << TypeName(type) << " " << CpuLevelName(level);

@@ -25,6 +25,7 @@
 #include "ops/matmul_reference.h"
 #include "ops/qmatmul_kernels.h"
 #include "ops/quantize_activations.h"
+#include "support/stored_weight.h"
 
 namespace leanlm {
 namespace {
@@ -32,13 +33,7 @@ namespace {
 constexpr DType kTypes[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0,  DType::kQ5_1, DType::kIQ4_NL,
                             DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kQ3_K, DType::kQ2_K, DType::kTQ2_0};
 
-std::vector<CpuLevel> SupportedLevels() {
-  std::vector<CpuLevel> levels;
-  for (int l = 0; l < kNumCpuLevels; ++l) {
-    if (CpuLevelSupported(static_cast<CpuLevel>(l))) levels.push_back(static_cast<CpuLevel>(l));
-  }
-  return levels;
-}
+using testing::SupportedCpuLevels;
 
 std::vector<float> Random(int64_t count, std::mt19937& rng, float scale = 1.0f) {
   std::uniform_real_distribution<float> dist(-scale, scale);
@@ -47,36 +42,26 @@ std::vector<float> Random(int64_t count, std::mt19937& rng, float scale = 1.0f) 
   return v;
 }
 
-struct Weight {
-  std::vector<uint8_t> bytes;
-  TensorView view;
-  WeightRef ref;
-  std::vector<float> values;  // to_float of the stored weight (m × k)
-  std::vector<float> mag;     // |scale·v| + |bias| per element, from the unpacker
+// Rows with different magnitudes and an offset, so mins and biases matter.
+std::vector<float> ScaledRows(int64_t k, int64_t m, std::mt19937& rng) {
+  std::vector<float> src = Random(k * m, rng);
+  for (int64_t r = 0; r < m; ++r) {
+    for (int64_t j = 0; j < k; ++j) src[r * k + j] = src[r * k + j] * (0.5f + r % 3) + 0.25f * (r % 2);
+  }
+  return src;
+}
 
-  Weight(DType type, int64_t k, int64_t m, std::mt19937& rng) {
-    // Rows with different magnitudes and an offset, so mins and biases matter.
-    std::vector<float> src = Random(k * m, rng);
-    for (int64_t r = 0; r < m; ++r) {
-      for (int64_t j = 0; j < k; ++j) src[r * k + j] = src[r * k + j] * (0.5f + r % 3) + 0.25f * (r % 2);
-    }
-    const TypeTraits& t = GetTypeTraits(type);
+struct Weight : testing::StoredWeight {
+  WeightRef ref;
+  std::vector<float> mag;  // |scale·v| + |bias| per element, from the unpacker
+
+  Weight(DType type, int64_t k, int64_t m, std::mt19937& rng) : StoredWeight(type, k, m, ScaledRows(k, m, rng)) {
     const size_t row_bytes = RowBytes(type, k).value();
-    bytes.resize(row_bytes * m);
-    values.resize(src.size());
-    for (int64_t r = 0; r < m; ++r) {
-      t.from_float(src.data() + r * k, bytes.data() + r * row_bytes, k);
-      t.to_float(bytes.data() + r * row_bytes, values.data() + r * k, k);
-    }
-    view.data = bytes.data();
-    view.type = type;
-    view.n_dims = 2;
-    view.ne = {k, m, 1, 1};
     ref = {bytes.data(), row_bytes, k, type};
     const QTypeInfo& info = *FindQTypeInfo(type);
     std::vector<int8_t> v(static_cast<size_t>(k));
     std::vector<float> scale(static_cast<size_t>(k / 16)), bias(scale.size());
-    mag.resize(src.size());
+    mag.resize(values.size());
     for (int64_t r = 0; r < m; ++r) {
       info.unpack(ref.row(r), 0, k, v.data(), scale.data(), bias.data());
       for (int64_t j = 0; j < k; ++j) {
@@ -210,7 +195,7 @@ TEST_P(QuantMatMulTest, EveryLevelMatchesScalarReferenceAndF32) {
         std::vector<float> ref_q(static_cast<size_t>(n * m)), ref_f(ref_q.size());
         ScalarQGemv(w.ref, a.q, ref_q.data(), m, 0, m);
         MatMulReference(w.view, x.data(), n, ref_f.data(), pool1);
-        for (CpuLevel level : SupportedLevels()) {
+        for (CpuLevel level : SupportedCpuLevels()) {
           const QMatMulKernels qk = FindQMatMulKernels(type, level);
           const bool integer = n <= qk.gemv_max_rows || (qk.pack != nullptr && GetQGemmKernel(level).kernel);
           for (ThreadPool* pool : {&pool1, &pool2}) {
@@ -258,7 +243,7 @@ TEST_P(QuantMatMulTest, EveryLevelMatchesScalarReferenceAndF32) {
 // has its own and the integer GEMM, and at AVX2 the goal types have a gemv.
 TEST_P(QuantMatMulTest, DispatchUsesIntegerKernels) {
   const DType type = GetParam();
-  for (CpuLevel level : SupportedLevels()) {
+  for (CpuLevel level : SupportedCpuLevels()) {
     const QMatMulKernels qk = FindQMatMulKernels(type, level);
     ASSERT_NE(qk.gemv, nullptr) << TypeName(type) << " " << CpuLevelName(level);
     EXPECT_GE(qk.gemv_max_rows, 1);

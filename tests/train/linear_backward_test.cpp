@@ -13,6 +13,7 @@
 #include "base/cpu_features.h"
 #include "base/dtype.h"
 #include "ops/matmul.h"
+#include "support/stored_weight.h"
 #include "train/backward.h"
 
 namespace leanlm {
@@ -20,35 +21,12 @@ namespace {
 
 using namespace testing_backward;
 
-std::vector<CpuLevel> SupportedLevels() {
-  std::vector<CpuLevel> levels;
-  for (int l = 0; l < kNumCpuLevels; ++l) {
-    if (CpuLevelSupported(static_cast<CpuLevel>(l))) levels.push_back(static_cast<CpuLevel>(l));
-  }
-  return levels;
-}
+using leanlm::testing::SupportedCpuLevels;
 
 // A weight of m rows of k elements stored as `type`, and its stored values as F32.
-struct Weight {
-  std::vector<uint8_t> bytes;
-  TensorView view;
-  std::vector<float> values;  // (m, k)
-
-  Weight(DType type, int64_t k, int64_t m, uint32_t seed) {
-    const std::vector<float> src = RandomVec(static_cast<size_t>(k * m), 1.0f, seed);
-    const TypeTraits& t = GetTypeTraits(type);
-    const size_t row_bytes = RowBytes(type, k).value();
-    bytes.resize(row_bytes * m);
-    values.resize(src.size());
-    for (int64_t r = 0; r < m; ++r) {
-      t.from_float(src.data() + r * k, bytes.data() + r * row_bytes, k);
-      t.to_float(bytes.data() + r * row_bytes, values.data() + r * k, k);
-    }
-    view.data = bytes.data();
-    view.type = type;
-    view.n_dims = 2;
-    view.ne = {k, m, 1, 1};
-  }
+struct Weight : leanlm::testing::StoredWeight {
+  Weight(DType type, int64_t k, int64_t m, uint32_t seed)
+      : StoredWeight(type, k, m, RandomVec(static_cast<size_t>(k * m), 1.0f, seed)) {}
 };
 
 // dx (n, k) = dy (n, m) · W (m, k) in float64.
@@ -125,7 +103,7 @@ TEST_P(LinearBackwardInputTest, MatchesDequantizedReference) {
   const Weight w(c.type, c.k, c.m, 41);
   const auto dyf = RandomVec(c.n * c.m, 1.0f, 42);
   const auto ref = DxRef(dyf, w.values, c.n, c.k, c.m);
-  for (CpuLevel level : SupportedLevels()) {  // each level's microkernel has its own register tile
+  for (CpuLevel level : SupportedCpuLevels()) {  // each level's microkernel has its own register tile
     for (int threads : {1, 3}) {
       ThreadPool pool(threads);
       std::vector<float> dx(c.n * c.k, 1e30f);
@@ -155,7 +133,7 @@ TEST(LinearBackward, WeightGradientAcrossTiles) {
       for (int64_t j = 0; j < k; ++j) ref[r * k + j] += static_cast<double>(dyf[i * m + r]) * xf[i * k + j];
     }
   }
-  for (CpuLevel level : SupportedLevels()) {
+  for (CpuLevel level : SupportedCpuLevels()) {
     std::vector<float> dw(m * k, 0.0f);
     LinearBackwardWeightAtLevel(level, dw.data(), dyf.data(), xf.data(), n, k, m, pool);
     ExpectClose(dw, ref, 1e-5, std::string("dw ") + CpuLevelName(level));
