@@ -62,12 +62,14 @@ Status SaveResult(const ModelSource& base, TrainableModel& model, const MethodOp
 }
 
 // Bytes of the frozen base weights the graph reads (QLoRA's NF4 copies
-// included) and what they would take in F32: "base weights 0.2 MiB (15.6% of F32)".
+// included) and what they would take in F32, a tied head counted once:
+// "frozen base weights 0.16 MiB (14.3% of F32)".
 std::string DescribeBaseMemory(TrainableModel& model) {
   double bytes = 0, f32_bytes = 0;
   // The visitor never fails, so neither does the walk.
-  (void)ForEachTensor(model.config, model.weights, [&](const WeightSpec&, TensorView& view) {
-    if (view.valid() && model.GradOf(view) == nullptr) {
+  (void)ForEachTensor(model.config, model.weights, [&](const WeightSpec& spec, TensorView& view) {
+    const bool tied_head = spec.name == "output.weight" && view.data == model.weights.token_embd.data;
+    if (view.valid() && !tied_head && model.GradOf(view) == nullptr) {
       bytes += static_cast<double>(view.bytes());
       f32_bytes += 4.0 * static_cast<double>(view.elements());
     }
