@@ -7,6 +7,12 @@
 // QuantizedActs, which then scale exactly as on AVX-512.
 #include <immintrin.h>
 
+// The decoders' trait constants (kShift, ...) are read only in `if constexpr`
+// of the templates, which clang 14 does not count as a use.
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wunused-const-variable"
+#endif
+
 #include <cstdint>
 #include <cstring>
 

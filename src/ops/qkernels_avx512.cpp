@@ -14,6 +14,11 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
+// The decoders' trait constants (kInterleaved, kLutBytes, ...) are read only
+// in `if constexpr` of the templates, which clang 14 does not count as a use.
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wunused-const-variable"
+#endif
 
 #include <cstdint>
 #include <cstring>
@@ -51,12 +56,6 @@ LEANLM_VNNI_INLINE float ReduceAdd(__m512 v) {
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
-}
-
-LEANLM_VNNI_INLINE uint16_t Load16(const void* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
 }
 
 // [h0 × 8 lanes, h1 × 8 lanes] from two fp16 scales.
