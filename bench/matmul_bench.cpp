@@ -21,6 +21,7 @@
 #include "base/thread_pool.h"
 #include "ops/matmul.h"
 #include "ops/matmul_kernels.h"
+#include "ops/packed_weights.h"
 
 namespace leanlm {
 namespace {
@@ -134,6 +135,31 @@ void BM_Decode(benchmark::State& state) {
   state.SetLabel(std::string(TypeName(type)) + " " + CpuLevelName(level));
 }
 
+// Packed weights (ops/packed_weights.h; the bytes need not come from
+// PackWeight: speed does not depend on their values). Args: type id, k, m,
+// threads, hot (1: one copy, cache-resident, for the kernel's compute bound).
+void BM_DecodePacked(benchmark::State& state) {
+  const auto type = static_cast<DType>(state.range(0));
+  const int64_t k = state.range(1), m = state.range(2);
+  const int threads = static_cast<int>(state.range(3));
+  const bool hot = state.range(4) != 0;
+  if (!CanPackWeight(View(nullptr, type, k, m))) return state.SkipWithError("no packed kernels here");
+  const size_t bytes = RowBytes(type, k).value() * m;
+  const size_t copies = hot ? 1 : (kOverflowL3Bytes + bytes - 1) / bytes;
+  static Buffer buf(kOverflowL3Bytes + (size_t{256} << 20));
+  LEANLM_CHECK(copies * bytes <= buf.size);
+  std::vector<float> x(k, 0.5f), y(m);
+  ThreadPool& pool = Pool(threads);
+  size_t c = 0;
+  for (auto _ : state) {
+    PackedMatMul(PackedWeight{buf.bytes + c * bytes, type, m, k}, x.data(), 1, y.data(), pool);
+    c = (c + 1) % copies;
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
+  state.SetLabel(std::string(TypeName(type)) + " packed" + (hot ? " hot" : ""));
+}
+
 // Args: type id, CPU level, k, m, n, threads.
 void BM_Prompt(benchmark::State& state) {
   const auto type = static_cast<DType>(state.range(0));
@@ -217,6 +243,13 @@ void RegisterShapes() {
       decode(type, best, 2048, 32000, 1, threads);
     }
     decode(type, 0, 2048, 5632, 1, 2);
+    for (int64_t threads : {1, 2}) {
+      for (int64_t hot : {0, 1}) {
+        WithRange(benchmark::RegisterBenchmark("BM_DecodePacked", BM_DecodePacked)
+                      ->ArgNames({"type", "k", "m", "threads", "hot"})
+                      ->Args({type, 2048, hot ? 512 : 5632, threads, hot}));
+      }
+    }
     prompt(type, best, 2048, 5632, 128, 2);
     prompt(type, best, 2048, 5632, 512, 2);
   }

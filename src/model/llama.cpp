@@ -7,7 +7,9 @@
 #include "ops/add.h"
 #include "ops/attention.h"
 #include "ops/embedding.h"
+#include "model/packed_linears.h"
 #include "ops/matmul.h"
+#include "ops/packed_weights.h"
 #include "ops/rmsnorm.h"
 #include "ops/rope.h"
 #include "peft/adapter_set.h"
@@ -117,6 +119,25 @@ Status LlamaModel::SetAdapters(std::vector<std::shared_ptr<const Adapter>> adapt
 
 int64_t LlamaModel::n_virtual() const { return adapters_ ? adapters_->n_virtual() : 0; }
 
+Result<size_t> LlamaModel::PackWeights(ThreadPool& pool) {
+  LEANLM_ASSIGN_OR_RETURN(packed_, PackedLinears::Pack(weights_, pool));
+  return packed_ ? packed_->bytes() : 0;
+}
+
+namespace {
+
+// y = W·in (n rows), with W's packed copy where there is one.
+void Linear(const TensorView& w, const PackedWeight* packed, const float* in, int64_t n, float* y,
+            ThreadPool& pool) {
+  if (packed != nullptr && packed->valid()) {
+    PackedMatMul(*packed, in, n, y, pool);
+  } else {
+    MatMul(w, in, n, y, pool);
+  }
+}
+
+}  // namespace
+
 void LlamaModel::ForwardBatch(const int32_t* tokens, const float* embeddings, int64_t n, int64_t pos, KvCache& cache,
                               float* logits, bool all_rows, ThreadPool& pool) {
   const ModelConfig& c = config_;
@@ -144,7 +165,7 @@ void LlamaModel::ForwardBatch(const int32_t* tokens, const float* embeddings, in
     const LayerWeights& L = w.layers[static_cast<size_t>(l)];
     // y = W·in for n rows, plus the adapters' updates of this linear
     auto linear = [&](LinearSlot slot, const TensorView& W, const float* in, float* y) {
-      MatMul(W, in, n, y, pool);
+      Linear(W, packed_ ? &packed_->layer(l, slot) : nullptr, in, n, y, pool);
       if (adapters_ != nullptr) adapters_->Apply(l, slot, in, n, y, pool);
     };
 
@@ -176,7 +197,7 @@ void LlamaModel::ForwardBatch(const int32_t* tokens, const float* embeddings, in
   if (logits == nullptr) return;
   const int64_t first = all_rows ? 0 : n - 1;
   RmsNormForward(xb, nullptr, x + first * dim, w.output_norm.f32(), n - first, dim, c.norm_eps, pool);
-  MatMul(w.output, xb, n - first, logits, pool);
+  Linear(w.output, packed_ ? &packed_->output() : nullptr, xb, n - first, logits, pool);
 }
 
 }  // namespace leanlm

@@ -18,6 +18,7 @@
 namespace leanlm {
 
 class AdapterSet;
+class PackedLinears;
 struct Adapter;
 
 class LlamaModel {
@@ -51,6 +52,12 @@ class LlamaModel {
   Status SetAdapters(std::vector<std::shared_ptr<const Adapter>> adapters);
   int64_t n_virtual() const;
 
+  // Packs the linear weights that have packed decode kernels
+  // (model/packed_linears.h); Forward multiplies with those from then on.
+  // Returns the bytes packed (0: none could be). Inference only: training
+  // builds its own graph over weights().
+  Result<size_t> PackWeights(ThreadPool& pool);
+
  private:
   struct Scratch;
   // One batch of n <= kMaxBatch checked tokens; logits (nullable) receives the
@@ -65,6 +72,7 @@ class LlamaModel {
   std::vector<std::vector<float>> f32_vectors_;  // F32 copies of 1-D weights stored in other types
   std::vector<double> rope_inv_freq_;            // (rotary_dim / 2)
   std::unique_ptr<Scratch> scratch_;
+  std::unique_ptr<PackedLinears> packed_;        // null: the views' own layout
   std::unique_ptr<AdapterSet> adapters_;         // null: no adapters, the plain forward
 };
 

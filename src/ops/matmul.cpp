@@ -1,7 +1,7 @@
 // MatMul's dispatch and blocking. Decode and small batches (n ≤ the kernel's
-// gemv_max_rows) stream each weight row once through the type's gemv, rows
-// handed to threads in chunks from a shared counter (a thread slowed by
-// another process just takes fewer chunks). Prompt processing is a blocked GEMM (Goto/BLIS style): x is packed
+// gemv_max_rows) stream each weight row once through the type's gemv, each
+// thread through its own contiguous share of the rows (ops/gemv_split.h).
+// Prompt processing is a blocked GEMM (Goto/BLIS style): x is packed
 // once into kc × mr slivers shared by all threads, each thread converts a
 // tile of mc weight rows × kc columns to F32 panels (kept in L2) and runs the
 // level's register-tile microkernel over every sliver and panel.
@@ -11,13 +11,13 @@
 #include <array>
 #include <atomic>
 
+#include "ops/gemv_split.h"
 #include "ops/matmul_kernels.h"
 #include "ops/qmatmul_kernels.h"
 
 namespace leanlm {
 namespace {
 
-constexpr int64_t kGemvChunkBytes = 64 << 10;  // weight bytes a decode thread claims at a time
 constexpr int64_t kKc = 1024;                  // GEMM depth block: a multiple of every block size
 constexpr int64_t kMaxMc = 64;                 // GEMM weight rows per tile: kKc·kMaxMc·4 B = 256 KiB in L2
 
@@ -44,24 +44,7 @@ KernelRegistry& GetKernelRegistry() {
 }
 
 void Gemv(GemvFn gemv, const WeightRef& w, const float* x, int64_t n, float* y, int64_t m, ThreadPool& pool) {
-  // Chunks are whole multiples of 16 rows (the kernels' row unrolling) and
-  // leave every thread several chunks to balance with.
-  const int64_t threads = pool.size();
-  int64_t chunk = std::max<int64_t>(16, kGemvChunkBytes / static_cast<int64_t>(std::max<size_t>(w.row_bytes, 1)));
-  chunk = std::min(chunk, (m + 4 * threads - 1) / (4 * threads));
-  chunk = std::max<int64_t>(16, (chunk + 15) / 16 * 16);
-  if (threads == 1 || chunk >= m) {
-    gemv(w, x, n, y, m, 0, m);
-    return;
-  }
-  std::atomic<int64_t> next{0};
-  pool.RunTasks(pool.size(), [&](int) {
-    for (;;) {
-      const int64_t r0 = next.fetch_add(chunk, std::memory_order_relaxed);
-      if (r0 >= m) break;
-      gemv(w, x, n, y, m, r0, std::min(r0 + chunk, m));
-    }
-  });
+  ForEachGemvChunk(pool, m, w.row_bytes, [&](int64_t r0, int64_t r1) { gemv(w, x, n, y, m, r0, r1); });
 }
 
 // xp: for each depth block b (columns c0 = b·kKc, width kc), the slivers of

@@ -15,16 +15,13 @@
 #include <cstring>
 
 #include "ops/qmatmul_kernels.h"
+#include "ops/vnni_target.h"
 #include "quant/formats/kquant_common.h"
 #include "quant/formats/q4_0.h"
 #include "quant/formats/q4_k.h"
 #include "quant/formats/q6_k.h"
 #include "quant/formats/q8_0.h"
 
-#define LEANLM_VNNI_TARGET "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
-#define LEANLM_VNNI __attribute__((target(LEANLM_VNNI_TARGET)))
-#define LEANLM_VNNI_INLINE inline __attribute__((always_inline, target(LEANLM_VNNI_TARGET)))
-#define LEANLM_UNROLL _Pragma("GCC unroll 32")
 
 namespace leanlm {
 namespace {

@@ -25,6 +25,7 @@
 #include <type_traits>
 
 #include "ops/qmatmul_kernels.h"
+#include "ops/vnni_target.h"
 #include "quant/formats/iq4_nl.h"
 #include "quant/formats/q2_k.h"
 #include "quant/formats/q3_k.h"
@@ -38,11 +39,6 @@
 #include "quant/formats/q8_0.h"
 #include "quant/formats/tq2_0.h"
 
-#define LEANLM_VNNI_TARGET "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
-#define LEANLM_VNNI __attribute__((target(LEANLM_VNNI_TARGET)))
-#define LEANLM_VNNI_INLINE inline __attribute__((always_inline, target(LEANLM_VNNI_TARGET)))
-#define LEANLM_VNNI_LAMBDA __attribute__((always_inline, target(LEANLM_VNNI_TARGET)))
-#define LEANLM_UNROLL _Pragma("GCC unroll 32")
 
 namespace leanlm {
 namespace {

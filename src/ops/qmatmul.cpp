@@ -1,39 +1,24 @@
 // MatMul's integer path: quantizes x once into the pool's shared scratch
 // slot, then either streams weight rows through the type's gemv (decode,
-// rows claimed in chunks as in matmul.cpp) or runs the blocked int8 GEMM:
+// rows shared as in matmul.cpp) or runs the blocked int8 GEMM:
 // x packed once into slivers shared by all threads, each thread unpacking a
 // tile of weight rows into int8 panels (kept in L2) and running the level's
 // register-tile microkernel over every sliver and panel.
 #include <algorithm>
 #include <atomic>
 
+#include "ops/gemv_split.h"
 #include "ops/qmatmul_kernels.h"
 
 namespace leanlm {
 namespace {
 
-constexpr int64_t kGemvChunkBytes = 64 << 10;  // weight bytes a decode thread claims at a time
 constexpr int64_t kMaxMc = 64;                 // GEMM weight rows per tile
 
 size_t Align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 void QGemvChunks(QGemvFn gemv, const WeightRef& w, const QuantizedActs& x, float* y, int64_t m, ThreadPool& pool) {
-  const int64_t threads = pool.size();
-  int64_t chunk = std::max<int64_t>(16, kGemvChunkBytes / static_cast<int64_t>(std::max<size_t>(w.row_bytes, 1)));
-  chunk = std::min(chunk, (m + 4 * threads - 1) / (4 * threads));
-  chunk = std::max<int64_t>(16, (chunk + 15) / 16 * 16);
-  if (threads == 1 || chunk >= m) {
-    gemv(w, x, y, m, 0, m);
-    return;
-  }
-  std::atomic<int64_t> next{0};
-  pool.RunTasks(pool.size(), [&](int) {
-    for (;;) {
-      const int64_t r0 = next.fetch_add(chunk, std::memory_order_relaxed);
-      if (r0 >= m) break;
-      gemv(w, x, y, m, r0, std::min(r0 + chunk, m));
-    }
-  });
+  ForEachGemvChunk(pool, m, w.row_bytes, [&](int64_t r0, int64_t r1) { gemv(w, x, y, m, r0, r1); });
 }
 
 void QGemm(QPackWeightsFn pack, const QGemmKernel& g, int group, bool bias, const WeightRef& w,

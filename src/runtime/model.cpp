@@ -1,5 +1,8 @@
 #include "runtime/model.h"
 
+#include <thread>
+
+#include "base/thread_pool.h"
 #include "peft/adapter_io.h"
 
 namespace leanlm {
@@ -7,9 +10,12 @@ namespace leanlm {
 Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const ModelOptions& options) {
   LoadOptions load;
   load.tokenizer_path = options.tokenizer_path;
-  load.mode = options.load_into_memory ? MappedFile::Mode::kLoadIntoMemory
-              : options.prefault       ? MappedFile::Mode::kMapPopulate
-                                       : MappedFile::Mode::kMap;
+  // Packing copies weights into memory anyway: map the file first and load
+  // it into memory only if nothing packs.
+  const bool into_memory = options.load_into_memory && !options.pack_weights;
+  load.mode = into_memory ? MappedFile::Mode::kLoadIntoMemory
+              : options.prefault ? MappedFile::Mode::kMapPopulate
+                                 : MappedFile::Mode::kMap;
   std::unique_ptr<Model> model(new Model());
   LEANLM_ASSIGN_OR_RETURN(model->source_, LoadModelSource(path, load));
   ModelSource& src = model->source_;
@@ -25,6 +31,15 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const ModelO
   LEANLM_ASSIGN_OR_RETURN(ModelWeights weights, BindWeights(src.config, src.tensors, path));
   LEANLM_ASSIGN_OR_RETURN(model->tokenizer_, Tokenizer::Create(*src.vocab));
   model->llama_ = std::make_unique<LlamaModel>(src.config, std::move(weights));
+  if (options.pack_weights) {
+    ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    LEANLM_ASSIGN_OR_RETURN(const size_t packed, model->llama_->PackWeights(pool));
+    if (packed == 0 && options.load_into_memory) {
+      ModelOptions unpacked = options;
+      unpacked.pack_weights = false;
+      return Load(path, unpacked);
+    }
+  }
   if (!options.adapters.empty()) LEANLM_RETURN_IF_ERROR(model->SetAdapters(options.adapters));
   return model;
 }

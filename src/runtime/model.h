@@ -16,6 +16,10 @@ struct ModelOptions {
   std::string tokenizer_path;     // a separate tokenizer (llama2.c tokenizer.bin, tokenizer.json, GGUF)
   bool load_into_memory = false;  // copy weights to RAM instead of mapping the file
   bool prefault = false;          // map with MAP_POPULATE so decode never page-faults
+  // Re-lay the weights that have packed decode kernels into memory of their
+  // own (model/packed_linears.h). With load_into_memory the rest stays mapped
+  // then, so no weight is held twice.
+  bool pack_weights = true;
   std::vector<std::string> adapters;  // "FILE[:SCALE]": PEFT directories or GGUF LoRAs, applied unmerged
 };
 

@@ -23,6 +23,7 @@
 #include "ops/matmul.h"
 #include "ops/matmul_kernels.h"
 #include "ops/matmul_reference.h"
+#include "ops/packed_weights.h"
 #include "ops/qmatmul_kernels.h"
 #include "ops/quantize_activations.h"
 #include "support/stored_weight.h"
@@ -235,6 +236,63 @@ TEST_P(QuantMatMulTest, EveryLevelMatchesScalarReferenceAndF32) {
         }
       }
     }
+  }
+}
+
+// Weights packed 16 rows at a time (ops/packed_weights.h) give what the
+// scalar reference gives on the same quantized activations, within its float
+// rounding, for gemv and GEMM batches, partial last panels (m = 48: one and a
+// half 32-row panels) and depths past the GEMM's depth block.
+TEST_P(QuantMatMulTest, PackedMatchesScalarReference) {
+  const DType type = GetParam();
+  const int64_t block = GetTypeTraits(type).block_size;
+  std::mt19937 rng(77);
+  ThreadPool pool1(1), pool2(2);
+  const double u = std::ldexp(1.0, -24);
+  int checked = 0;
+  for (int64_t k : {block, int64_t{block == 32 ? 32 * 37 : 256 * 5}}) {
+    const double gamma = (k + 8) * u / (1 - (k + 8) * u);
+    for (int64_t m : {int64_t{16}, int64_t{48}, int64_t{96}}) {
+      const Weight w(type, k, m, rng);
+      if (!CanPackWeight(w.view)) continue;
+      std::vector<uint8_t> packed(w.bytes.size());
+      PackWeight(w.view, packed.data(), pool2);
+      const PackedWeight pw{packed.data(), type, m, k};
+      for (int64_t n : {1, 2, 3, 4, 5, 11, 33}) {
+        const std::vector<float> x = Random(n * k, rng);
+        const Acts a(x, n, k, pool1);
+        std::vector<float> ref(static_cast<size_t>(n * m));
+        ScalarQGemv(w.ref, a.q, ref.data(), m, 0, m);
+        for (ThreadPool* pool : {&pool1, &pool2}) {
+          std::vector<float> y(ref.size(), std::nanf(""));
+          PackedMatMul(pw, x.data(), n, y.data(), *pool);
+          ++checked;
+          int failures = 0;
+          for (int64_t i = 0; i < n && failures < 5; ++i) {
+            for (int64_t r = 0; r < m && failures < 5; ++r) {
+              double mag = 0;
+              for (int64_t j = 0; j < k; ++j) mag += w.mag[r * k + j] * std::fabs(a.xhat(i, j));
+              // The offsets come off through the block sums: one more
+              // rounding of a term as large as the product's magnitude.
+              const double bound = 2 * (gamma + 8 * u) * mag + 1e-30;
+              if (!(std::fabs(y[i * m + r] - ref[i * m + r]) <= bound)) {
+                ADD_FAILURE() << TypeName(type) << " packed k=" << k << " m=" << m << " n=" << n
+                              << " threads=" << pool->size() << " y[" << i << "][" << r << "] = " << y[i * m + r]
+                              << ", scalar reference " << ref[i * m + r] << ", bound " << bound;
+                ++failures;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  const bool packable = type == DType::kQ8_0 || type == DType::kQ4_0 || type == DType::kQ4_K || type == DType::kQ6_K;
+  if (!packable || !CpuLevelSupported(CpuLevel::kAvx512) || !DetectedCpuFeatures().avx512vnni) {
+    EXPECT_EQ(checked, 0) << TypeName(type) << " packs without its kernels";
+    if (packable) GTEST_SKIP() << "no AVX-512 VNNI: packed kernels not run";
+  } else {
+    EXPECT_GT(checked, 0) << TypeName(type);
   }
 }
 

@@ -15,7 +15,7 @@ namespace leanlm::cli {
 int CompareCommand(int argc, char** argv) {
   std::string base_path, model_path, text, file, separator, tokenizer;
   int64_t ctx = 512, threads = 0;
-  bool json = false, no_mmap = false;
+  bool json = false, no_mmap = false, no_pack = false;
   std::vector<std::string> adapters;
   ArgParser args("compare",
                  "Compares MODEL with BASE on a text: KL divergence of MODEL from BASE, perplexities and their ratio, "
@@ -33,6 +33,7 @@ int CompareCommand(int argc, char** argv) {
                  "PATH");
   args.AddInt("-t,--threads", &threads, "threads (default: all cores)", 0, 1024);
   args.AddFlag("--no-mmap", &no_mmap, "load weights into memory instead of mapping the files");
+  RegisterPackFlag(args, &no_pack);
   RegisterAdapterFlag(args, &adapters);  // applied to MODEL: compare a base with base + adapter
   if (int rc = ParseOrExit(args, argc, argv); rc >= 0) return rc;
 
@@ -42,6 +43,7 @@ int CompareCommand(int argc, char** argv) {
   ModelOptions model_options;
   model_options.tokenizer_path = tokenizer;
   model_options.load_into_memory = no_mmap;
+  model_options.pack_weights = !no_pack;
   auto base = Model::Load(base_path, model_options);
   if (!base.ok()) return Fail("compare", base.status());
   model_options.adapters = adapters;

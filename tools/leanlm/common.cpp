@@ -20,8 +20,15 @@ void ModelFlags::Register(ArgParser& args) {
                  "PATH");
   args.AddInt("-t,--threads", &threads, "threads (default: all cores)", 0, 1024);
   args.AddFlag("--no-mmap", &no_mmap, "load weights into memory instead of mapping the file");
+  RegisterPackFlag(args, &no_pack);
   RegisterAdapterFlag(args, &adapters);
   args.Require("--model");
+}
+
+void RegisterPackFlag(ArgParser& args, bool* no_pack) {
+  args.AddFlag("--no-pack", no_pack,
+               "keep the file's weight layout (default: Q4_0, Q8_0, Q4_K and Q6_K weights are re-laid in memory, 16 "
+               "rows interleaved, for the AVX-512 VNNI decode kernels)");
 }
 
 void RegisterAdapterFlag(ArgParser& args, std::vector<std::string>* adapters) {
@@ -35,6 +42,7 @@ ModelOptions ModelFlags::options() const {
   ModelOptions o;
   o.tokenizer_path = tokenizer_path;
   o.load_into_memory = no_mmap;
+  o.pack_weights = !no_pack;
   o.adapters = adapters;
   return o;
 }

@@ -15,18 +15,22 @@ namespace leanlm::cli {
 // Prints "leanlm <command>: error: <message>" and returns the exit code 1.
 int Fail(const std::string& command, const Status& status);
 
-// Flags every model-running command shares: -m, --tokenizer, -t, --no-mmap, --adapter.
+// Flags every model-running command shares: -m, --tokenizer, -t, --no-mmap, --no-pack, --adapter.
 struct ModelFlags {
   std::string model_path;
   std::string tokenizer_path;
   std::vector<std::string> adapters;
   int64_t threads = 0;
   bool no_mmap = false;
+  bool no_pack = false;
 
   void Register(ArgParser& args);
   ModelOptions options() const;
   int n_threads() const;  // 0 -> the machine's cores
 };
+
+// Registers --no-pack (ModelOptions::pack_weights off).
+void RegisterPackFlag(ArgParser& args, bool* no_pack);
 
 // Registers the repeatable --adapter FILE[:SCALE] option.
 void RegisterAdapterFlag(ArgParser& args, std::vector<std::string>* adapters);

@@ -1,0 +1,50 @@
+#include "model/packed_linears.h"
+
+#include <utility>
+
+namespace leanlm {
+namespace {
+
+// Every packable weight with where its packed view goes.
+std::vector<std::pair<const TensorView*, PackedWeight*>> Packable(const ModelWeights& w,
+                                                                   std::vector<std::array<PackedWeight, kLinearSlots>>& layers,
+                                                                   PackedWeight& output) {
+  std::vector<std::pair<const TensorView*, PackedWeight*>> found;
+  auto add = [&](const TensorView& v, PackedWeight& to) {
+    if (CanPackWeight(v)) found.emplace_back(&v, &to);
+  };
+  layers.resize(w.layers.size());
+  for (size_t l = 0; l < w.layers.size(); ++l) {
+    const LayerWeights& L = w.layers[l];
+    auto& P = layers[l];
+    add(L.wq, P[static_cast<int>(LinearSlot::kQ)]);
+    add(L.wk, P[static_cast<int>(LinearSlot::kK)]);
+    add(L.wv, P[static_cast<int>(LinearSlot::kV)]);
+    add(L.wo, P[static_cast<int>(LinearSlot::kO)]);
+    add(L.ffn_gate, P[static_cast<int>(LinearSlot::kGate)]);
+    add(L.ffn_up, P[static_cast<int>(LinearSlot::kUp)]);
+    add(L.ffn_down, P[static_cast<int>(LinearSlot::kDown)]);
+  }
+  if (w.output.data != w.token_embd.data) add(w.output, output);
+  return found;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PackedLinears>> PackedLinears::Pack(const ModelWeights& w, ThreadPool& pool) {
+  std::unique_ptr<PackedLinears> p(new PackedLinears());
+  const auto found = Packable(w, p->layers_, p->output_);
+  if (found.empty()) return std::unique_ptr<PackedLinears>();
+  size_t total = 0;
+  for (const auto& [view, to] : found) total += (view->bytes() + 63) / 64 * 64;
+  LEANLM_ASSIGN_OR_RETURN(p->buffer_, HugeBuffer::Allocate(total));
+  uint8_t* at = p->buffer_.data();
+  for (const auto& [view, to] : found) {
+    PackWeight(*view, at, pool);
+    *to = PackedWeight{at, view->type, view->rows(), view->cols()};
+    at += (view->bytes() + 63) / 64 * 64;
+  }
+  return p;
+}
+
+}  // namespace leanlm

@@ -1,0 +1,368 @@
+// AVX-512 VNNI kernels for packed weights (ops/packed_weights.h): a gemv
+// that keeps 16 rows in the 16 lanes of its accumulators, and the integer
+// GEMM's panel packer (ops/qmatmul_kernels.h), whose panels are 16-row
+// groups of the same interleaved bytes.
+//
+// Each type T decodes one block of a group (16 rows × T::kValues values):
+//   Gemv<N>: adds the block's dot with N activation rows to acc[0..N); the
+//     quants go through vpdpbusd as unsigned bytes against 4 broadcast
+//     activation quants, and weight offsets (8 for Q4_0, 32 for Q6_K, 128 for
+//     Q8_0 read as unsigned) come off in F32 through the activation block
+//     sums: Σ (u - c)·q·dx = dx·Σ u·q - c·(dx·Σ q).
+//   Unpack: per group of T::kGroup values, the signed values v (G/4 vectors
+//     of 16 rows × 4 values) with weight = scale · v + bias.
+#include <immintrin.h>
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include <cstdint>
+#include <cstring>
+
+#include "ops/packed_weights.h"
+#include "ops/qmatmul_kernels.h"
+#include "ops/vnni_target.h"
+
+namespace leanlm {
+namespace {
+
+constexpr int kRows = static_cast<int>(kPackRows);
+
+LEANLM_VNNI_INLINE __m512i Load(const uint8_t* p) { return _mm512_loadu_si512(p); }
+LEANLM_VNNI_INLINE __m512i Bcast4(const int8_t* q) {
+  int32_t v;
+  std::memcpy(&v, q, 4);
+  return _mm512_set1_epi32(v);
+}
+LEANLM_VNNI_INLINE __m512 Fp16x16(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+LEANLM_VNNI_INLINE __m512i Low4(__m512i v) { return _mm512_and_si512(v, _mm512_set1_epi8(0x0f)); }
+LEANLM_VNNI_INLINE __m512i High4(__m512i v) {
+  return _mm512_and_si512(_mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0f));
+}
+LEANLM_VNNI_INLINE __m512 Dot(__m512i a, __m512i b) { return _mm512_cvtepi32_ps(_mm512_add_epi32(a, b)); }
+
+struct Q4_0 {
+  static constexpr int64_t kValues = 32, kBytes = 288;
+  static constexpr int kGroup = 32;
+  template <int N>
+  LEANLM_VNNI_INLINE static void Gemv(const uint8_t* blk, const QuantizedActs& x, int64_t b, __m512* acc) {
+    __m512i ia[N], ib[N];
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) ia[i] = ib[i] = _mm512_setzero_si512();
+    LEANLM_UNROLL
+    for (int o = 0; o < 4; ++o) {
+      const __m512i w = Load(blk + 32 + 64 * o);
+      const __m512i lo = Low4(w), hi = High4(w);
+      LEANLM_UNROLL
+      for (int i = 0; i < N; ++i) {
+        const int8_t* q = x.q_row(i) + 32 * b + 8 * o;
+        ia[i] = _mm512_dpbusd_epi32(ia[i], lo, Bcast4(q));
+        ib[i] = _mm512_dpbusd_epi32(ib[i], hi, Bcast4(q + 4));
+      }
+    }
+    const __m512 d = Fp16x16(blk);
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) {
+      const __m512 f =
+          _mm512_fmadd_ps(Dot(ia[i], ib[i]), _mm512_set1_ps(x.db_row(i)[b]), _mm512_set1_ps(-8.0f * x.sb_row(i)[b]));
+      acc[i] = _mm512_fmadd_ps(d, f, acc[i]);
+    }
+  }
+  template <class F>
+  LEANLM_VNNI_INLINE static void Unpack(const uint8_t* blk, F&& group) {
+    __m512i v[8];
+    const __m512i eight = _mm512_set1_epi8(8);
+    LEANLM_UNROLL
+    for (int o = 0; o < 4; ++o) {
+      const __m512i w = Load(blk + 32 + 64 * o);
+      v[2 * o] = _mm512_sub_epi8(Low4(w), eight);
+      v[2 * o + 1] = _mm512_sub_epi8(High4(w), eight);
+    }
+    group(0, v, Fp16x16(blk), _mm512_setzero_ps());
+  }
+};
+
+struct Q8_0 {
+  static constexpr int64_t kValues = 32, kBytes = 544;
+  static constexpr int kGroup = 32;
+  template <int N>
+  LEANLM_VNNI_INLINE static void Gemv(const uint8_t* blk, const QuantizedActs& x, int64_t b, __m512* acc) {
+    __m512i ia[N], ib[N];
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) ia[i] = ib[i] = _mm512_setzero_si512();
+    const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+    LEANLM_UNROLL
+    for (int a = 0; a < 8; a += 2) {
+      const __m512i u0 = _mm512_xor_si512(Load(blk + 32 + 64 * a), flip);
+      const __m512i u1 = _mm512_xor_si512(Load(blk + 96 + 64 * a), flip);
+      LEANLM_UNROLL
+      for (int i = 0; i < N; ++i) {
+        const int8_t* q = x.q_row(i) + 32 * b + 4 * a;
+        ia[i] = _mm512_dpbusd_epi32(ia[i], u0, Bcast4(q));
+        ib[i] = _mm512_dpbusd_epi32(ib[i], u1, Bcast4(q + 4));
+      }
+    }
+    const __m512 d = Fp16x16(blk);
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) {
+      const __m512 f = _mm512_fmadd_ps(Dot(ia[i], ib[i]), _mm512_set1_ps(x.db_row(i)[b]),
+                                       _mm512_set1_ps(-128.0f * x.sb_row(i)[b]));
+      acc[i] = _mm512_fmadd_ps(d, f, acc[i]);
+    }
+  }
+  template <class F>
+  LEANLM_VNNI_INLINE static void Unpack(const uint8_t* blk, F&& group) {
+    __m512i v[8];
+    LEANLM_UNROLL
+    for (int a = 0; a < 8; ++a) v[a] = Load(blk + 32 + 64 * a);
+    group(0, v, Fp16x16(blk), _mm512_setzero_ps());
+  }
+};
+
+struct Q4_K {
+  static constexpr int64_t kValues = 256, kBytes = 2304;
+  static constexpr int kGroup = 32;
+  // Sub-block j's 6-bit scale (mins: false) or min of each row, as F32.
+  struct ScalesMins {
+    __m512i sc_lo, sc_hi, mn_lo, mn_hi;  // bytes 0-3 / 4-7 of each row's lane
+    LEANLM_VNNI_INLINE explicit ScalesMins(const uint8_t* blk) {
+      const __m512i u0 = Load(blk + 64), u1 = Load(blk + 128), u2 = Load(blk + 192);
+      const __m512i six = _mm512_set1_epi32(0x3f3f3f3f), four = _mm512_set1_epi32(0x0f0f0f0f);
+      const __m512i two = _mm512_set1_epi32(0x03030303);
+      sc_lo = _mm512_and_si512(u0, six);
+      mn_lo = _mm512_and_si512(u1, six);
+      sc_hi = _mm512_or_si512(_mm512_and_si512(u2, four),
+                              _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u0, 6), two), 4));
+      mn_hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 4), four),
+                              _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, 6), two), 4));
+    }
+    LEANLM_VNNI_INLINE static __m512 Byte(__m512i v, int byte) {
+      return _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(v, 8 * byte), _mm512_set1_epi32(0xff)));
+    }
+    LEANLM_VNNI_INLINE __m512 Scale(int j) const { return Byte(j < 4 ? sc_lo : sc_hi, j % 4); }
+    LEANLM_VNNI_INLINE __m512 Min(int j) const { return Byte(j < 4 ? mn_lo : mn_hi, j % 4); }
+  };
+  template <int N>
+  LEANLM_VNNI_INLINE static void Gemv(const uint8_t* blk, const QuantizedActs& x, int64_t s, __m512* acc) {
+    const ScalesMins sm(blk);
+    __m512 f[N], m[N];
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) f[i] = m[i] = _mm512_setzero_ps();
+    LEANLM_UNROLL
+    for (int j = 0; j < 8; ++j) {
+      const int64_t b = 8 * s + j;  // activation block
+      __m512i ia[N], ib[N];
+      LEANLM_UNROLL
+      for (int i = 0; i < N; ++i) ia[i] = ib[i] = _mm512_setzero_si512();
+      LEANLM_UNROLL
+      for (int o = 0; o < 4; ++o) {
+        const __m512i w = Load(blk + 256 + 256 * j + 64 * o);
+        const __m512i lo = Low4(w), hi = High4(w);
+        LEANLM_UNROLL
+        for (int i = 0; i < N; ++i) {
+          const int8_t* q = x.q_row(i) + 32 * b + 8 * o;
+          ia[i] = _mm512_dpbusd_epi32(ia[i], lo, Bcast4(q));
+          ib[i] = _mm512_dpbusd_epi32(ib[i], hi, Bcast4(q + 4));
+        }
+      }
+      const __m512 sc = sm.Scale(j), mn = sm.Min(j);
+      LEANLM_UNROLL
+      for (int i = 0; i < N; ++i) {
+        f[i] = _mm512_fmadd_ps(_mm512_mul_ps(Dot(ia[i], ib[i]), sc), _mm512_set1_ps(x.db_row(i)[b]), f[i]);
+        m[i] = _mm512_fmadd_ps(mn, _mm512_set1_ps(x.sb_row(i)[b]), m[i]);
+      }
+    }
+    const __m512 d = Fp16x16(blk), dmin = Fp16x16(blk + 32);
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) acc[i] = _mm512_fnmadd_ps(dmin, m[i], _mm512_fmadd_ps(d, f[i], acc[i]));
+  }
+  template <class F>
+  LEANLM_VNNI_INLINE static void Unpack(const uint8_t* blk, F&& group) {
+    const ScalesMins sm(blk);
+    const __m512 d = Fp16x16(blk), dmin = Fp16x16(blk + 32);
+    LEANLM_UNROLL
+    for (int j = 0; j < 8; ++j) {
+      __m512i v[8];
+      LEANLM_UNROLL
+      for (int o = 0; o < 4; ++o) {
+        const __m512i w = Load(blk + 256 + 256 * j + 64 * o);
+        v[2 * o] = Low4(w);
+        v[2 * o + 1] = High4(w);
+      }
+      group(j, v, _mm512_mul_ps(d, sm.Scale(j)), _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), dmin), sm.Min(j)));
+    }
+  }
+};
+
+struct Q6_K {
+  static constexpr int64_t kValues = 256, kBytes = 3360;
+  static constexpr int kGroup = 16;
+  static constexpr int kScales = 32, kGroups = 288, kGroupBytes = 192;
+  LEANLM_VNNI_INLINE static __m512i HighBits(const uint8_t* blk, int g) {
+    return Load(blk + kGroups + kGroupBytes * g + 128);
+  }
+  // Quad a (values 16g + 4a .. + 3) of group g, unsigned 0..63.
+  LEANLM_VNNI_INLINE static __m512i Quad(const uint8_t* blk, int g, int a, __m512i qh) {
+    const __m512i ql = Load(blk + kGroups + kGroupBytes * g + 64 * (a / 2));
+    const __m512i low = a % 2 == 0 ? Low4(ql) : High4(ql);
+    // bits 2a..2a+1 of qh to bits 4..5
+    const __m512i h = a == 0 ? _mm512_slli_epi16(qh, 4)
+                      : a == 1 ? _mm512_slli_epi16(qh, 2)
+                      : a == 2 ? qh
+                               : _mm512_srli_epi16(qh, 2);
+    return _mm512_or_si512(low, _mm512_and_si512(h, _mm512_set1_epi8(0x30)));
+  }
+  LEANLM_VNNI_INLINE static __m512 Scale(const uint8_t* blk, int g) {
+    return _mm512_cvtepi32_ps(
+        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kScales + 16 * g))));
+  }
+  template <int N>
+  LEANLM_VNNI_INLINE static void Gemv(const uint8_t* blk, const QuantizedActs& x, int64_t s, __m512* acc) {
+    __m512 f[N];
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) f[i] = _mm512_setzero_ps();
+    LEANLM_UNROLL
+    for (int g = 0; g < 16; ++g) {
+      const int64_t j = 256 * s + 16 * g;  // first column of the group
+      const __m512i qh = HighBits(blk, g);
+      __m512i ia[N], ib[N];
+      LEANLM_UNROLL
+      for (int i = 0; i < N; ++i) ia[i] = ib[i] = _mm512_setzero_si512();
+      LEANLM_UNROLL
+      for (int a = 0; a < 4; a += 2) {
+        const __m512i u0 = Quad(blk, g, a, qh), u1 = Quad(blk, g, a + 1, qh);
+        LEANLM_UNROLL
+        for (int i = 0; i < N; ++i) {
+          ia[i] = _mm512_dpbusd_epi32(ia[i], u0, Bcast4(x.q_row(i) + j + 4 * a));
+          ib[i] = _mm512_dpbusd_epi32(ib[i], u1, Bcast4(x.q_row(i) + j + 4 * a + 4));
+        }
+      }
+      const __m512 sc = Scale(blk, g);
+      LEANLM_UNROLL
+      for (int i = 0; i < N; ++i) {
+        const float* sl = x.sl_row(i) + j / 4;  // dx · Σ q per 4 values
+        const float group_sum = (sl[0] + sl[1]) + (sl[2] + sl[3]);
+        const __m512 t = _mm512_fmadd_ps(Dot(ia[i], ib[i]), _mm512_set1_ps(x.db_row(i)[j / 32]),
+                                         _mm512_set1_ps(-32.0f * group_sum));
+        f[i] = _mm512_fmadd_ps(sc, t, f[i]);
+      }
+    }
+    const __m512 d = Fp16x16(blk);
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) acc[i] = _mm512_fmadd_ps(d, f[i], acc[i]);
+  }
+  template <class F>
+  LEANLM_VNNI_INLINE static void Unpack(const uint8_t* blk, F&& group) {
+    const __m512 d = Fp16x16(blk);
+    const __m512i offset = _mm512_set1_epi8(32);
+    LEANLM_UNROLL
+    for (int g = 0; g < 16; ++g) {
+      const __m512i qh = HighBits(blk, g);
+      __m512i v[4];
+      LEANLM_UNROLL
+      for (int a = 0; a < 4; ++a) v[a] = _mm512_sub_epi8(Quad(blk, g, a, qh), offset);
+      group(g, v, _mm512_mul_ps(d, Scale(blk, g)), _mm512_setzero_ps());
+    }
+  }
+};
+
+// ---- gemv: rows [r0, r1), whole groups ----
+
+template <class T, int N>
+LEANLM_VNNI void PackedGemvN(const WeightRef& w, const QuantizedActs& x, float* y, int64_t ldy, int64_t r0,
+                             int64_t r1) {
+  const size_t group_bytes = w.row_bytes * kRows;
+  const int64_t blocks = w.k / T::kValues;
+  for (int64_t r = r0; r < r1; r += kRows) {
+    const uint8_t* group = w.data + (r / kRows) * group_bytes;
+    __m512 acc[N];
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) acc[i] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < blocks; ++b) T::template Gemv<N>(group + b * T::kBytes, x, b, acc);
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) _mm512_storeu_ps(y + i * ldy + r, acc[i]);
+  }
+}
+
+template <class T>
+void PackedGemv(const WeightRef& w, const QuantizedActs& x, float* y, int64_t ldy, int64_t r0, int64_t r1) {
+  LEANLM_CHECK(r0 % kRows == 0 && r1 % kRows == 0);
+  switch (x.n) {
+    case 1: return PackedGemvN<T, 1>(w, x, y, ldy, r0, r1);
+    case 2: return PackedGemvN<T, 2>(w, x, y, ldy, r0, r1);
+    case 3: return PackedGemvN<T, 3>(w, x, y, ldy, r0, r1);
+    case 4: return PackedGemvN<T, 4>(w, x, y, ldy, r0, r1);
+    default: LEANLM_CHECK(false);
+  }
+}
+
+// ---- GEMM panels (layout in qmatmul_kernels.h), 16 rows at a time ----
+
+template <class T>
+LEANLM_VNNI void PackedPanels(const WeightRef& w, int64_t r0, int64_t rows, int64_t c0, int64_t kc, int nr,
+                              uint8_t* dst) {
+  LEANLM_CHECK(nr % kRows == 0 && r0 % kRows == 0 && rows % kRows == 0);
+  LEANLM_CHECK(c0 % T::kValues == 0 && kc % T::kValues == 0);
+  constexpr int G = T::kGroup;
+  const size_t group_bytes = w.row_bytes * kRows;
+  const int64_t groups = kc / G;
+  const int64_t panels = (rows + nr - 1) / nr;
+  const __m512i ones = _mm512_set1_epi8(1);
+  for (int64_t p = 0; p < panels; ++p) {
+    uint8_t* panel = dst + p * QPanelBytes(kc, nr, G);
+    auto* ps = reinterpret_cast<float*>(panel + kc * nr);
+    float* pb = ps + groups * nr;
+    auto* pi = reinterpret_cast<int32_t*>(pb + groups * nr);
+    for (int h = 0; h < nr; h += kRows) {
+      const int64_t r = p * nr + h;  // within the tile
+      if (r >= rows) {               // past the matrix: zeros
+        for (int64_t t = 0; t < kc / 4; ++t) _mm512_storeu_si512(panel + (t * nr + h) * 4, _mm512_setzero_si512());
+        for (int64_t g = 0; g < groups; ++g) {
+          _mm512_storeu_ps(ps + g * nr + h, _mm512_setzero_ps());
+          _mm512_storeu_ps(pb + g * nr + h, _mm512_setzero_ps());
+          _mm512_storeu_si512(pi + g * nr + h, _mm512_setzero_si512());
+        }
+        continue;
+      }
+      const uint8_t* group = w.data + ((r0 + r) / kRows) * group_bytes;
+      for (int64_t b = c0 / T::kValues; b < (c0 + kc) / T::kValues; ++b) {
+        auto store = [&](int g, const __m512i* v, __m512 scale, __m512 bias) LEANLM_VNNI_LAMBDA {
+          const int64_t col = b * T::kValues - c0 + g * G;  // the group's first column in the panel
+          __m512i sum = _mm512_setzero_si512();
+          LEANLM_UNROLL
+          for (int a = 0; a < G / 4; ++a) {
+            _mm512_storeu_si512(panel + ((col / 4 + a) * nr + h) * 4, v[a]);
+            sum = _mm512_dpbusd_epi32(sum, ones, v[a]);
+          }
+          const int64_t at = col / G * nr + h;
+          _mm512_storeu_ps(ps + at, scale);
+          _mm512_storeu_ps(pb + at, bias);
+          _mm512_storeu_si512(pi + at, _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sum, 7)));
+        };
+        T::Unpack(group + b * T::kBytes, store);
+      }
+    }
+  }
+}
+
+template <class T>
+QMatMulKernels Kernels() {
+  return {PackedGemv<T>, kQGemvMaxRows, PackedPanels<T>, 0, false};
+}
+
+}  // namespace
+
+QMatMulKernels Avx512PackedQMatMulKernels(DType type) {
+  switch (type) {
+    case DType::kQ4_0: return Kernels<Q4_0>();
+    case DType::kQ8_0: return Kernels<Q8_0>();
+    case DType::kQ4_K: return Kernels<Q4_K>();
+    case DType::kQ6_K: return Kernels<Q6_K>();
+    default: return {};
+  }
+}
+
+}  // namespace leanlm
