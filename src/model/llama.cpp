@@ -1,6 +1,7 @@
 #include "model/llama.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <string>
 
 #include "ops/activation.h"
@@ -168,13 +169,37 @@ void LlamaModel::ForwardBatch(const int32_t* tokens, const float* embeddings, in
       Linear(W, packed_ ? &packed_->layer(l, slot) : nullptr, in, n, y, pool);
       if (adapters_ != nullptr) adapters_->Apply(l, slot, in, n, y, pool);
     };
+    // Linears that read the same input: one pass over all of them when all
+    // are packed (the input is quantized once).
+    struct Out {
+      LinearSlot slot;
+      const TensorView* w;
+      float* y;
+    };
+    auto linears = [&](std::initializer_list<Out> outs, const float* in) {
+      const PackedWeight* pw[3] = {};
+      float* ys[3] = {};
+      int count = 0;
+      for (const Out& o : outs) {
+        const PackedWeight* p = packed_ ? &packed_->layer(l, o.slot) : nullptr;
+        if (p == nullptr || !p->valid()) break;
+        pw[count] = p;
+        ys[count++] = o.y;
+      }
+      if (count < static_cast<int>(outs.size())) {
+        for (const Out& o : outs) linear(o.slot, *o.w, in, o.y);
+        return;
+      }
+      PackedMatMulMany(pw, ys, count, in, n, pool);
+      if (adapters_ != nullptr) {
+        for (const Out& o : outs) adapters_->Apply(l, o.slot, in, n, o.y, pool);
+      }
+    };
 
     // Attention: x += wo · attention(rope(wq·h), rope(wk·h), wv·h), h = norm(x),
     // over the cached keys and values of every position so far.
     RmsNormForward(xb, nullptr, x, L.attn_norm.f32(), n, dim, c.norm_eps, pool);
-    linear(LinearSlot::kQ, L.wq, xb, q);
-    linear(LinearSlot::kK, L.wk, xb, k);
-    linear(LinearSlot::kV, L.wv, xb, v);
+    linears({{LinearSlot::kQ, &L.wq, q}, {LinearSlot::kK, &L.wk, k}, {LinearSlot::kV, &L.wv, v}}, xb);
     if (L.bq.valid()) BiasForward(q, L.bq.f32(), n, c.q_dim());
     if (L.bk.valid()) BiasForward(k, L.bk.f32(), n, c.kv_dim());
     if (L.bv.valid()) BiasForward(v, L.bv.f32(), n, c.kv_dim());
@@ -187,8 +212,7 @@ void LlamaModel::ForwardBatch(const int32_t* tokens, const float* embeddings, in
 
     // Feed-forward: x += down · (act(gate·h) * up·h), h = norm(x)
     RmsNormForward(xb, nullptr, x, L.ffn_norm.f32(), n, dim, c.norm_eps, pool);
-    linear(LinearSlot::kGate, L.ffn_gate, xb, gate);
-    linear(LinearSlot::kUp, L.ffn_up, xb, s.up.data());
+    linears({{LinearSlot::kGate, &L.ffn_gate, gate}, {LinearSlot::kUp, &L.ffn_up, s.up.data()}}, xb);
     GatedActivationForward(gate, gate, s.up.data(), n * ff, c.activation, pool);
     linear(LinearSlot::kDown, L.ffn_down, gate, proj);
     AddForward(x, proj, n * dim);

@@ -121,6 +121,18 @@ bool PackableType(DType type) {
   return type == DType::kQ4_0 || type == DType::kQ8_0 || type == DType::kQ4_K || type == DType::kQ6_K;
 }
 
+QMatMulKernels KernelsOf(const PackedWeight& w) {
+  LEANLM_CHECK(w.valid() && w.rows % kPackRows == 0);
+  const QMatMulKernels kernels = Avx512PackedQMatMulKernels(w.type);
+  LEANLM_CHECK(kernels.gemv != nullptr);
+  return kernels;
+}
+
+WeightRef RefOf(const PackedWeight& w) {
+  return {w.data, static_cast<size_t>(w.cols / GetTypeTraits(w.type).block_size) * GetTypeTraits(w.type).type_size,
+          w.cols, w.type};
+}
+
 }  // namespace
 
 bool CanPackWeight(const TensorView& w) {
@@ -141,12 +153,28 @@ void PackWeight(const TensorView& w, uint8_t* dst, ThreadPool& pool) {
 }
 
 void PackedMatMul(const PackedWeight& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
-  LEANLM_CHECK(w.valid() && w.rows % kPackRows == 0);
+  const QMatMulKernels kernels = KernelsOf(w);
   if (n == 0 || w.rows == 0) return;
-  const QMatMulKernels kernels = Avx512PackedQMatMulKernels(w.type);
-  LEANLM_CHECK(kernels.gemv != nullptr);
-  const WeightRef ref{w.data, RowBytes(w.type, w.cols).value(), w.cols, w.type};
-  QuantizedMatMul(kernels, CpuLevel::kAvx512, ref, x, n, y, w.rows, pool);
+  QuantizedMatMul(kernels, CpuLevel::kAvx512, RefOf(w), x, n, y, w.rows, pool);
+}
+
+void PackedMatMulMany(const PackedWeight* const* w, float* const* y, int count, const float* x, int64_t n,
+                      ThreadPool& pool) {
+  constexpr int kMaxMany = 8;
+  if (n > kQGemvMaxRows || count > kMaxMany) {
+    for (int i = 0; i < count; ++i) PackedMatMul(*w[i], x, n, y[i], pool);
+    return;
+  }
+  if (n == 0 || count == 0) return;
+  QMatMulKernels kernels[kMaxMany];
+  WeightRef refs[kMaxMany];
+  int64_t rows[kMaxMany];
+  for (int i = 0; i < count; ++i) {
+    kernels[i] = KernelsOf(*w[i]);
+    refs[i] = RefOf(*w[i]);
+    rows[i] = w[i]->rows;
+  }
+  QuantizedGemvMany(kernels, refs, rows, y, count, x, n, pool);
 }
 
 }  // namespace leanlm

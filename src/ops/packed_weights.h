@@ -55,4 +55,10 @@ void PackWeight(const TensorView& w, uint8_t* dst, ThreadPool& pool);
 // x is rounded to int8 per block of 32 and dotted in integers.
 void PackedMatMul(const PackedWeight& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 
+// PackedMatMul of `count` weights of the same depth (cols) over the same x,
+// y[i] for w[i]: decode (n ≤ 4) quantizes x once and runs all weights' rows in
+// one parallel pass (Q, K and V; gate and up).
+void PackedMatMulMany(const PackedWeight* const* w, float* const* y, int count, const float* x, int64_t n,
+                      ThreadPool& pool);
+
 }  // namespace leanlm

@@ -87,6 +87,32 @@ QGemmKernel GetQGemmKernel(CpuLevel level) {
   return {};
 }
 
+void QuantizedGemvMany(const QMatMulKernels* kernels, const WeightRef* w, const int64_t* m, float* const* y, int count,
+                       const float* x, int64_t n, ThreadPool& pool) {
+  LEANLM_CHECK(count > 0 && n >= 1 && n <= kQGemvMaxRows);
+  int64_t total = 0;
+  for (int i = 0; i < count; ++i) {
+    LEANLM_CHECK(w[i].k == w[0].k);
+    LEANLM_CHECK(kernels[i].act_shift == kernels[0].act_shift && kernels[i].act_interleaved == kernels[0].act_interleaved);
+    LEANLM_CHECK(m[i] % 16 == 0 || i + 1 == count);  // chunks stay multiples of 16 rows within each weight
+    total += m[i];
+  }
+  const int64_t k = w[0].k;
+  const QuantizedActs xq = QuantizedActsIn(pool.Scratch(pool.size(), Align64(QuantizedActsBytes(n, k))), n, k,
+                                           kernels[0].act_shift, kernels[0].act_interleaved);
+  QuantizeActivations(x, xq, pool);
+  // Rows of the weights one after another; a chunk may span two.
+  ForEachGemvChunk(pool, total, w[0].row_bytes, [&](int64_t r0, int64_t r1) {
+    int64_t first = 0;
+    for (int i = 0; i < count && r0 < r1; first += m[i], ++i) {
+      if (r0 >= first + m[i]) continue;
+      const int64_t end = std::min(r1, first + m[i]);
+      kernels[i].gemv(w[i], xq, y[i], m[i], r0 - first, end - first);
+      r0 = end;
+    }
+  });
+}
+
 void QuantizedMatMul(const QMatMulKernels& kernels, CpuLevel level, const WeightRef& w, const float* x, int64_t n,
                      float* y, int64_t m, ThreadPool& pool) {
   const int64_t k = w.k;

@@ -101,6 +101,11 @@ void GenericQPackWeights(const WeightRef& w, int64_t r0, int64_t rows, int64_t c
 void QPackX(const QuantizedActs& x, int64_t i0, int rows, int64_t c0, int64_t kc, int mr, int group, uint8_t* dst);
 
 // MatMul's integer path (qmatmul.cpp): y (n × m) for the weight w and x.
+// y[i] (n × m of w[i]) for `count` weights of the same depth over the same x
+// (n ≤ kQGemvMaxRows), kernels sharing one activation layout: x is quantized
+// once and the rows of all weights are shared among the threads in one pass.
+void QuantizedGemvMany(const QMatMulKernels* kernels, const WeightRef* w, const int64_t* m, float* const* y, int count,
+                       const float* x, int64_t n, ThreadPool& pool);
 void QuantizedMatMul(const QMatMulKernels& kernels, CpuLevel level, const WeightRef& w, const float* x, int64_t n,
                      float* y, int64_t m, ThreadPool& pool);
 

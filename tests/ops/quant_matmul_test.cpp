@@ -296,6 +296,40 @@ TEST_P(QuantMatMulTest, PackedMatchesScalarReference) {
   }
 }
 
+// One pass over several packed weights (mixed types, as Q4_K_M's Q, K and V
+// can be) gives each weight exactly what PackedMatMul gives it alone (whose
+// accuracy the test above checks): the same kernels on the same quantized x.
+TEST(PackedMatMulManyTest, EqualsOneWeightAtATime) {
+  if (!CpuLevelSupported(CpuLevel::kAvx512) || !DetectedCpuFeatures().avx512vnni) {
+    GTEST_SKIP() << "no AVX-512 VNNI: packed kernels not run";
+  }
+  std::mt19937 rng(5);
+  ThreadPool pool(2);
+  const int64_t k = 512;
+  const Weight a(DType::kQ4_K, k, 32, rng), b(DType::kQ6_K, k, 48, rng), c(DType::kQ8_0, k, 16, rng);
+  std::vector<std::vector<uint8_t>> bytes;
+  std::vector<PackedWeight> packed;
+  for (const Weight* w : {&a, &b, &c}) {
+    bytes.emplace_back(w->bytes.size());
+    PackWeight(w->view, bytes.back().data(), pool);
+    packed.push_back({bytes.back().data(), w->view.type, w->view.rows(), k});
+  }
+  const PackedWeight* ws[] = {&packed[0], &packed[1], &packed[2]};
+  for (int64_t n = 1; n <= 4; ++n) {
+    const std::vector<float> x = Random(n * k, rng);
+    std::vector<std::vector<float>> many(3), one(3);
+    float* ys[3];
+    for (int i = 0; i < 3; ++i) {
+      many[i].assign(static_cast<size_t>(n * packed[i].rows), std::nanf(""));
+      one[i].assign(many[i].size(), std::nanf(""));
+      ys[i] = many[i].data();
+      PackedMatMul(packed[i], x.data(), n, one[i].data(), pool);
+    }
+    PackedMatMulMany(ws, ys, 3, x.data(), n, pool);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(many[i], one[i]) << "weight " << i << " n=" << n;
+  }
+}
+
 // The integer path really is taken (a test of the dispatch, not of speed):
 // decode of every type uses an integer gemv, at AVX-512 with VNNI every type
 // has its own and the integer GEMM, and at AVX2 the goal types have a gemv.

@@ -7,7 +7,9 @@
 // fallbacks: quantize_model_slow_test.
 #include <fstream>
 
+#include "base/cpu_features.h"
 #include "io/convert.h"
+#include "model/kv_cache.h"
 #include "quant/quantize_test_util.h"
 
 namespace leanlm::quant_test {
@@ -127,6 +129,50 @@ TEST(QuantizeModel, StoriesQuantizedGreedyFollowsTheReference) {
     SCOPED_TRACE(recipe);
     ASSERT_TRUE(Quantize(data + "stories260K.gguf", tmp.File("q.gguf"), recipe).ok());
     EXPECT_EQ(Greedy(tmp.File("q.gguf"), 20), reference);
+  }
+}
+
+// Packing the weights for decode (model/packed_linears.h) changes only the
+// summation order: the logits of a prompt and of single decode steps match the
+// file layout's within float rounding, for each packable type and Q4_K_M's mix.
+TEST(QuantizeModel, PackedWeightsGiveTheSameLogits) {
+  ThreadPool pool(2);
+  if (!CpuLevelSupported(CpuLevel::kAvx512) || !DetectedCpuFeatures().avx512vnni) {
+    GTEST_SKIP() << "no AVX-512 VNNI: weights are not packed here";
+  }
+  TempDir tmp;
+  const std::string input = WriteModel(K256(2), tmp.File("k256.gguf"));
+  for (const char* recipe : {"Q4_0", "Q8_0", "Q4_K_M"}) {
+    SCOPED_TRACE(recipe);
+    ASSERT_TRUE(Quantize(input, tmp.File("q.gguf"), recipe).ok());
+    ModelOptions options;
+    options.pack_weights = false;
+    auto model = Model::Load(tmp.File("q.gguf"), options);
+    ASSERT_TRUE(model.ok()) << model.status().message();
+    LlamaModel& llama = (*model)->llama();
+    const int64_t vocab = llama.config().n_vocab;
+    const std::vector<int32_t> tokens = {1, 17, 99, 3, 250, 8, 41};
+    const int64_t n = static_cast<int64_t>(tokens.size());
+    // All logits of the prompt (the GEMM), then two decode steps (gemv).
+    auto logits = [&]() {
+      KvCache cache(llama.config(), 16);
+      std::vector<float> out(static_cast<size_t>((n + 2) * vocab));
+      EXPECT_TRUE(llama.Forward(tokens.data(), n, 0, cache, out.data(), true, pool).ok());
+      for (int64_t i = 0; i < 2; ++i) {
+        EXPECT_TRUE(llama.Forward(&tokens[i], 1, n + i, cache, out.data() + (n + i) * vocab, false, pool).ok());
+      }
+      return out;
+    };
+    const std::vector<float> file_layout = logits();
+    auto packed = llama.PackWeights(pool);
+    ASSERT_TRUE(packed.ok()) << packed.status().message();
+    EXPECT_GT(*packed, size_t{0});
+    const std::vector<float> with_packed = logits();
+    float scale = 0;
+    for (float v : file_layout) scale = std::max(scale, std::fabs(v));
+    for (size_t i = 0; i < file_layout.size(); ++i) {
+      ASSERT_NEAR(with_packed[i], file_layout[i], 1e-4f * scale) << "logit " << i % vocab << " of row " << i / vocab;
+    }
   }
 }
 
