@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "base/thread_pool.h"
+#include "ops/parallel.h"
 
 namespace leanlm {
 
@@ -39,7 +40,7 @@ void ForEachGemvChunk(ThreadPool& pool, int64_t m, size_t row_bytes, const Fn& f
     share[s].next.store((m * s / shares) / 16 * 16, std::memory_order_relaxed);
     share[s].end = s + 1 == shares ? m : (m * (s + 1) / shares) / 16 * 16;
   }
-  pool.RunTasks(shares, [&](int task) {
+  RunTasks(pool, shares, [&](int task) {
     for (int i = 0; i < shares; ++i) {
       Share& s = share[(task + i) % shares];
       for (;;) {

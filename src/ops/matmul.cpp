@@ -9,8 +9,8 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 
+#include "ops/gemm_tiles.h"
 #include "ops/gemv_split.h"
 #include "ops/matmul_kernels.h"
 #include "ops/qmatmul_kernels.h"
@@ -73,40 +73,14 @@ void Gemm(PackWeightsFn pack, const GemmKernel& g, const WeightRef& w, const flo
   auto* xp = static_cast<float*>(pool.Scratch(pool.size(), static_cast<size_t>(n_pad * k) * sizeof(float)));
   PackX(g, x, n, k, slivers, xp, pool);
 
-  // Tiles of mc weight rows; small matrices get narrower tiles so that every
-  // thread has work.
-  const int64_t threads = pool.size();
-  int64_t mc = std::min<int64_t>(kMaxMc, (m + 2 * threads - 1) / (2 * threads));
-  mc = std::max<int64_t>(nr, (mc + nr - 1) / nr * nr);
-  const int64_t tiles = (m + mc - 1) / mc;
-  std::atomic<int64_t> next{0};
-  auto run = [&](int t) {
-    auto* wp = static_cast<float*>(pool.Scratch(t, static_cast<size_t>(mc * std::min(kKc, k)) * sizeof(float)));
-    for (;;) {
-      const int64_t tile = next.fetch_add(1, std::memory_order_relaxed);
-      if (tile >= tiles) break;
-      const int64_t r0 = tile * mc;
-      const int64_t rows = std::min(mc, m - r0);
-      const int64_t panels = (rows + nr - 1) / nr;
-      for (int64_t c0 = 0; c0 < k; c0 += kKc) {
-        const int64_t kc = std::min(kKc, k - c0);
-        pack(w, r0, rows, c0, kc, nr, wp);
-        const float* xb = xp + c0 * n_pad;
-        for (int64_t s = 0; s < slivers; ++s) {
-          const int sr = static_cast<int>(std::min<int64_t>(mr, n - s * mr));
-          for (int64_t p = 0; p < panels; ++p) {
-            const int pc = static_cast<int>(std::min<int64_t>(nr, rows - p * nr));
-            g.kernel(xb + s * kc * mr, wp + p * kc * nr, kc, y + s * mr * m + r0 + p * nr, m, sr, pc, c0 > 0);
-          }
-        }
-      }
-    }
-  };
-  if (threads == 1 || tiles == 1) {
-    run(0);
-  } else {
-    pool.RunTasks(pool.size(), run);
-  }
+  ForEachGemmTile(pool, m, k, nr, kMaxMc, kKc, [&](const GemmTile& t) {
+    auto* wp = static_cast<float*>(pool.Scratch(t.thread, static_cast<size_t>(t.mc * std::min(kKc, k)) * sizeof(float)));
+    pack(w, t.r0, t.rows, t.c0, t.kc, nr, wp);
+    const float* xb = xp + t.c0 * n_pad;
+    ForEachSliverPanel(n, mr, t.rows, nr, [&](int64_t s, int sr, int64_t p, int pc) {
+      g.kernel(xb + s * t.kc * mr, wp + p * t.kc * nr, t.kc, y + s * mr * m + t.r0 + p * nr, m, sr, pc, t.c0 > 0);
+    });
+  });
 }
 
 }  // namespace

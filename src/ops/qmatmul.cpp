@@ -5,8 +5,8 @@
 // tile of weight rows into int8 panels (kept in L2) and running the level's
 // register-tile microkernel over every sliver and panel.
 #include <algorithm>
-#include <atomic>
 
+#include "ops/gemm_tiles.h"
 #include "ops/gemv_split.h"
 #include "ops/qmatmul_kernels.h"
 
@@ -26,42 +26,18 @@ void QGemm(QPackWeightsFn pack, const QGemmKernel& g, int group, bool bias, cons
   const int64_t k = w.k, n = x.n;
   const int mr = g.mr, nr = g.nr;
   const int64_t slivers = (n + mr - 1) / mr;
-  const int64_t threads = pool.size();
-  int64_t mc = std::min<int64_t>(kMaxMc, (m + 2 * threads - 1) / (2 * threads));
-  mc = std::max<int64_t>(nr, (mc + nr - 1) / nr * nr);
-  const int64_t tiles = (m + mc - 1) / mc;
-  std::atomic<int64_t> next{0};
-  auto run = [&](int t) {
+  ForEachGemmTile(pool, m, k, nr, kMaxMc, kQKc, [&](const GemmTile& t) {
     const size_t panel_bytes = QPanelBytes(std::min(kQKc, k), nr, group);
-    auto* wp = static_cast<uint8_t*>(pool.Scratch(t, panel_bytes * static_cast<size_t>(mc / nr)));
-    for (;;) {
-      const int64_t tile = next.fetch_add(1, std::memory_order_relaxed);
-      if (tile >= tiles) break;
-      const int64_t r0 = tile * mc;
-      const int64_t rows = std::min(mc, m - r0);
-      const int64_t panels = (rows + nr - 1) / nr;
-      for (int64_t c0 = 0; c0 < k; c0 += kQKc) {
-        const int64_t kc = std::min(kQKc, k - c0);
-        pack(w, r0, rows, c0, kc, nr, wp);
-        const uint8_t* xb = xp + static_cast<size_t>(c0 / kQKc) * slivers * QSliverBytes(kQKc, mr, group);
-        const size_t sliver_bytes = QSliverBytes(kc, mr, group);
-        const size_t pb = QPanelBytes(kc, nr, group);
-        for (int64_t s = 0; s < slivers; ++s) {
-          const int sr = static_cast<int>(std::min<int64_t>(mr, n - s * mr));
-          for (int64_t p = 0; p < panels; ++p) {
-            const int pc = static_cast<int>(std::min<int64_t>(nr, rows - p * nr));
-            g.kernel(xb + s * sliver_bytes, wp + p * pb, kc, group, bias, y + s * mr * m + r0 + p * nr, m, sr, pc,
-                     c0 > 0);
-          }
-        }
-      }
-    }
-  };
-  if (threads == 1 || tiles == 1) {
-    run(0);
-  } else {
-    pool.RunTasks(pool.size(), run);
-  }
+    auto* wp = static_cast<uint8_t*>(pool.Scratch(t.thread, panel_bytes * static_cast<size_t>(t.mc / nr)));
+    pack(w, t.r0, t.rows, t.c0, t.kc, nr, wp);
+    const uint8_t* xb = xp + static_cast<size_t>(t.c0 / kQKc) * slivers * QSliverBytes(kQKc, mr, group);
+    const size_t sliver_bytes = QSliverBytes(t.kc, mr, group);
+    const size_t pb = QPanelBytes(t.kc, nr, group);
+    ForEachSliverPanel(n, mr, t.rows, nr, [&](int64_t s, int sr, int64_t p, int pc) {
+      g.kernel(xb + s * sliver_bytes, wp + p * pb, t.kc, group, bias, y + s * mr * m + t.r0 + p * nr, m, sr, pc,
+               t.c0 > 0);
+    });
+  });
 }
 
 }  // namespace
