@@ -44,14 +44,26 @@ LEANLM_VNNI_INLINE __m512i High4(__m512i v) {
 }
 LEANLM_VNNI_INLINE __m512 Dot(__m512i a, __m512i b) { return _mm512_cvtepi32_ps(_mm512_add_epi32(a, b)); }
 
+// acc[i] += d ⊙ (dx·Σ u·q - offset·(dx·Σ q)) for 32-value block b, whose
+// 16 fp16 scales d start the packed block and whose Σ u·q is ia[i] + ib[i].
+template <int N>
+LEANLM_VNNI_INLINE void AddBlock32(const uint8_t* blk, const QuantizedActs& x, int64_t b, float offset,
+                                   const __m512i* ia, const __m512i* ib, __m512* acc) {
+  const __m512 d = Fp16x16(blk);
+  LEANLM_UNROLL
+  for (int i = 0; i < N; ++i) {
+    const __m512 f = _mm512_fmadd_ps(Dot(ia[i], ib[i]), _mm512_set1_ps(x.db_row(i)[b]),
+                                     _mm512_set1_ps(-offset * x.sb_row(i)[b]));
+    acc[i] = _mm512_fmadd_ps(d, f, acc[i]);
+  }
+}
+
 struct Q4_0 {
   static constexpr int64_t kValues = 32, kBytes = 288;
   static constexpr int kGroup = 32;
   template <int N>
   LEANLM_VNNI_INLINE static void Gemv(const uint8_t* blk, const QuantizedActs& x, int64_t b, __m512* acc) {
-    __m512i ia[N], ib[N];
-    LEANLM_UNROLL
-    for (int i = 0; i < N; ++i) ia[i] = ib[i] = _mm512_setzero_si512();
+    __m512i ia[N] = {}, ib[N] = {};
     LEANLM_UNROLL
     for (int o = 0; o < 4; ++o) {
       const __m512i w = Load(blk + 32 + 64 * o);
@@ -63,13 +75,7 @@ struct Q4_0 {
         ib[i] = _mm512_dpbusd_epi32(ib[i], hi, Bcast4(q + 4));
       }
     }
-    const __m512 d = Fp16x16(blk);
-    LEANLM_UNROLL
-    for (int i = 0; i < N; ++i) {
-      const __m512 f =
-          _mm512_fmadd_ps(Dot(ia[i], ib[i]), _mm512_set1_ps(x.db_row(i)[b]), _mm512_set1_ps(-8.0f * x.sb_row(i)[b]));
-      acc[i] = _mm512_fmadd_ps(d, f, acc[i]);
-    }
+    AddBlock32<N>(blk, x, b, 8.0f, ia, ib, acc);
   }
   template <class F>
   LEANLM_VNNI_INLINE static void Unpack(const uint8_t* blk, F&& group) {
@@ -90,9 +96,7 @@ struct Q8_0 {
   static constexpr int kGroup = 32;
   template <int N>
   LEANLM_VNNI_INLINE static void Gemv(const uint8_t* blk, const QuantizedActs& x, int64_t b, __m512* acc) {
-    __m512i ia[N], ib[N];
-    LEANLM_UNROLL
-    for (int i = 0; i < N; ++i) ia[i] = ib[i] = _mm512_setzero_si512();
+    __m512i ia[N] = {}, ib[N] = {};
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     LEANLM_UNROLL
     for (int a = 0; a < 8; a += 2) {
@@ -105,13 +109,7 @@ struct Q8_0 {
         ib[i] = _mm512_dpbusd_epi32(ib[i], u1, Bcast4(q + 4));
       }
     }
-    const __m512 d = Fp16x16(blk);
-    LEANLM_UNROLL
-    for (int i = 0; i < N; ++i) {
-      const __m512 f = _mm512_fmadd_ps(Dot(ia[i], ib[i]), _mm512_set1_ps(x.db_row(i)[b]),
-                                       _mm512_set1_ps(-128.0f * x.sb_row(i)[b]));
-      acc[i] = _mm512_fmadd_ps(d, f, acc[i]);
-    }
+    AddBlock32<N>(blk, x, b, 128.0f, ia, ib, acc);
   }
   template <class F>
   LEANLM_VNNI_INLINE static void Unpack(const uint8_t* blk, F&& group) {
@@ -154,9 +152,7 @@ struct Q4_K {
     LEANLM_UNROLL
     for (int j = 0; j < 8; ++j) {
       const int64_t b = 8 * s + j;  // activation block
-      __m512i ia[N], ib[N];
-      LEANLM_UNROLL
-      for (int i = 0; i < N; ++i) ia[i] = ib[i] = _mm512_setzero_si512();
+      __m512i ia[N] = {}, ib[N] = {};
       LEANLM_UNROLL
       for (int o = 0; o < 4; ++o) {
         const __m512i w = Load(blk + 256 + 256 * j + 64 * o);
@@ -228,9 +224,7 @@ struct Q6_K {
     for (int g = 0; g < 16; ++g) {
       const int64_t j = 256 * s + 16 * g;  // first column of the group
       const __m512i qh = HighBits(blk, g);
-      __m512i ia[N], ib[N];
-      LEANLM_UNROLL
-      for (int i = 0; i < N; ++i) ia[i] = ib[i] = _mm512_setzero_si512();
+      __m512i ia[N] = {}, ib[N] = {};
       LEANLM_UNROLL
       for (int a = 0; a < 4; a += 2) {
         const __m512i u0 = Quad(blk, g, a, qh), u1 = Quad(blk, g, a + 1, qh);
