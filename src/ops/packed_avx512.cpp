@@ -284,13 +284,8 @@ LEANLM_VNNI void PackedGemvN(const WeightRef& w, const QuantizedActs& x, float* 
 template <class T>
 void PackedGemv(const WeightRef& w, const QuantizedActs& x, float* y, int64_t ldy, int64_t r0, int64_t r1) {
   LEANLM_CHECK(r0 % kRows == 0 && r1 % kRows == 0);
-  switch (x.n) {
-    case 1: return PackedGemvN<T, 1>(w, x, y, ldy, r0, r1);
-    case 2: return PackedGemvN<T, 2>(w, x, y, ldy, r0, r1);
-    case 3: return PackedGemvN<T, 3>(w, x, y, ldy, r0, r1);
-    case 4: return PackedGemvN<T, 4>(w, x, y, ldy, r0, r1);
-    default: LEANLM_CHECK(false);
-  }
+  const bool ran = WithGemvRows(x.n, [&](auto rows) { PackedGemvN<T, rows>(w, x, y, ldy, r0, r1); });
+  LEANLM_CHECK(ran);
 }
 
 // ---- GEMM panels (layout in qmatmul_kernels.h), 16 rows at a time ----

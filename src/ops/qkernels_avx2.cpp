@@ -173,12 +173,8 @@ LEANLM_Q_AVX2 void QGemvN(const WeightRef& w, const QuantizedActs& x, float* y, 
 
 template <class D>
 void QGemv(const WeightRef& w, const QuantizedActs& x, float* y, int64_t ldy, int64_t r0, int64_t r1) {
-  switch (x.n) {
-    case 1: return QGemvN<D, 1>(w, x, y, ldy, r0, r1);
-    case 2: return QGemvN<D, 2>(w, x, y, ldy, r0, r1);
-    case 3: return QGemvN<D, 3>(w, x, y, ldy, r0, r1);
-    case 4: return QGemvN<D, 4>(w, x, y, ldy, r0, r1);
-    default: return ScalarQGemv(w, x, y, ldy, r0, r1);
+  if (!WithGemvRows(x.n, [&](auto rows) { QGemvN<D, rows>(w, x, y, ldy, r0, r1); })) {
+    ScalarQGemv(w, x, y, ldy, r0, r1);
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "base/cpu_features.h"
 #include "ops/matmul_kernels.h"
@@ -23,6 +24,19 @@ namespace leanlm {
 
 inline constexpr int64_t kQKc = 1024;    // integer GEMM depth block: a multiple of every block size
 inline constexpr int kQGemvMaxRows = 4;  // activation rows up to which gemv beats the integer GEMM
+
+// Calls fn(std::integral_constant<int, n>{}) for n in [1, kQGemvMaxRows], so a
+// gemv can be a template over its activation rows; false for other n.
+template <typename Fn>
+bool WithGemvRows(int64_t n, const Fn& fn) {
+  switch (n) {
+    case 1: fn(std::integral_constant<int, 1>{}); return true;
+    case 2: fn(std::integral_constant<int, 2>{}); return true;
+    case 3: fn(std::integral_constant<int, 3>{}); return true;
+    case 4: fn(std::integral_constant<int, 4>{}); return true;
+    default: return false;
+  }
+}
 
 // y[i * ldy + r] = Σ_j W[r][j] · d_i(j) · q_i[j] for r in [r0, r1), i < x.n.
 using QGemvFn = void (*)(const WeightRef& w, const QuantizedActs& x, float* y, int64_t ldy, int64_t r0, int64_t r1);
