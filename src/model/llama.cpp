@@ -122,8 +122,10 @@ int64_t LlamaModel::n_virtual() const { return adapters_ ? adapters_->n_virtual(
 
 Result<size_t> LlamaModel::PackWeights(ThreadPool& pool) {
   LEANLM_ASSIGN_OR_RETURN(packed_, PackedLinears::Pack(weights_, pool));
-  return packed_ ? packed_->bytes() : 0;
+  return packed_bytes();
 }
+
+size_t LlamaModel::packed_bytes() const { return packed_ ? packed_->bytes() : 0; }
 
 namespace {
 

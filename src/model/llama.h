@@ -57,6 +57,7 @@ class LlamaModel {
   // Returns the bytes packed (0: none could be). Inference only: training
   // builds its own graph over weights().
   Result<size_t> PackWeights(ThreadPool& pool);
+  size_t packed_bytes() const;  // 0: nothing packed
 
  private:
   struct Scratch;

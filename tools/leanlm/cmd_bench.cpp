@@ -45,7 +45,8 @@ int BenchCommand(int argc, char** argv) {
   std::printf("\nread bandwidth (measured, %d threads): %.1f GB/s -> tg roofline %.2f t/s", pool.size(),
               bandwidth / 1e9, roofline);
   if (n_gen > 0) std::printf("; tg reaches %.0f%% of it", 100.0 * r->generate.median() / roofline);
-  std::printf("\n");
+  std::printf("\nweights packed for decode: %.1f MiB of %.1f MiB read per token\n",
+              static_cast<double>((*model)->llama().packed_bytes()) / (1 << 20), r->weight_bytes_per_token / (1 << 20));
   return 0;
 }
 
