@@ -4,11 +4,11 @@
 #include <initializer_list>
 #include <string>
 
+#include "model/packed_linears.h"
 #include "ops/activation.h"
 #include "ops/add.h"
 #include "ops/attention.h"
 #include "ops/embedding.h"
-#include "model/packed_linears.h"
 #include "ops/matmul.h"
 #include "ops/packed_weights.h"
 #include "ops/rmsnorm.h"
@@ -179,8 +179,10 @@ void LlamaModel::ForwardBatch(const int32_t* tokens, const float* embeddings, in
       float* y;
     };
     auto linears = [&](std::initializer_list<Out> outs, const float* in) {
-      const PackedWeight* pw[3] = {};
-      float* ys[3] = {};
+      constexpr size_t kMaxOuts = 3;
+      LEANLM_CHECK(outs.size() <= kMaxOuts);
+      const PackedWeight* pw[kMaxOuts] = {};
+      float* ys[kMaxOuts] = {};
       int count = 0;
       for (const Out& o : outs) {
         const PackedWeight* p = packed_ ? &packed_->layer(l, o.slot) : nullptr;

@@ -5,11 +5,12 @@
 namespace leanlm {
 namespace {
 
+using PackedLayer = std::array<PackedWeight, kLinearSlots>;
+using PackTarget = std::pair<const TensorView*, PackedWeight*>;
+
 // Every packable weight with where its packed view goes.
-std::vector<std::pair<const TensorView*, PackedWeight*>> Packable(const ModelWeights& w,
-                                                                   std::vector<std::array<PackedWeight, kLinearSlots>>& layers,
-                                                                   PackedWeight& output) {
-  std::vector<std::pair<const TensorView*, PackedWeight*>> found;
+std::vector<PackTarget> Packable(const ModelWeights& w, std::vector<PackedLayer>& layers, PackedWeight& output) {
+  std::vector<PackTarget> found;
   auto add = [&](const TensorView& v, PackedWeight& to) {
     if (CanPackWeight(v)) found.emplace_back(&v, &to);
   };

@@ -38,7 +38,8 @@ void ForEachGemmTile(ThreadPool& pool, int64_t m, int64_t k, int nr, int64_t max
       const int64_t tile = next.fetch_add(1, std::memory_order_relaxed);
       if (tile >= tiles) break;
       const int64_t r0 = tile * mc;
-      for (int64_t c0 = 0; c0 < k; c0 += max_kc) fn(GemmTile{t, mc, r0, std::min(mc, m - r0), c0, std::min(max_kc, k - c0)});
+      const int64_t rows = std::min(mc, m - r0);
+      for (int64_t c0 = 0; c0 < k; c0 += max_kc) fn(GemmTile{t, mc, r0, rows, c0, std::min(max_kc, k - c0)});
     }
   };
   if (threads == 1 || tiles == 1) {

@@ -26,7 +26,8 @@ void ForEachGemvChunk(ThreadPool& pool, int64_t m, size_t row_bytes, const Fn& f
   constexpr int64_t kChunkBytes = 32 << 10;
   constexpr int kMaxShares = 64;
   const int shares = std::min(pool.size(), kMaxShares);
-  const int64_t chunk = std::max<int64_t>(1, kChunkBytes / static_cast<int64_t>(std::max<size_t>(row_bytes, 1)) / 16) * 16;
+  const auto bytes = static_cast<int64_t>(std::max<size_t>(row_bytes, 1));
+  const int64_t chunk = std::max<int64_t>(1, kChunkBytes / bytes / 16) * 16;
   if (shares == 1 || m <= 16) {
     fn(int64_t{0}, m);
     return;

@@ -69,7 +69,8 @@ void QuantizedGemvMany(const QMatMulKernels* kernels, const WeightRef* w, const 
   int64_t total = 0;
   for (int i = 0; i < count; ++i) {
     LEANLM_CHECK(w[i].k == w[0].k);
-    LEANLM_CHECK(kernels[i].act_shift == kernels[0].act_shift && kernels[i].act_interleaved == kernels[0].act_interleaved);
+    LEANLM_CHECK(kernels[i].act_shift == kernels[0].act_shift);
+    LEANLM_CHECK(kernels[i].act_interleaved == kernels[0].act_interleaved);
     LEANLM_CHECK(m[i] % 16 == 0 || i + 1 == count);  // chunks stay multiples of 16 rows within each weight
     total += m[i];
   }
