@@ -38,7 +38,12 @@ Result<std::unique_ptr<PackedLinears>> PackedLinears::Pack(const ModelWeights& w
   if (found.empty()) return std::unique_ptr<PackedLinears>();
   size_t total = 0;
   for (const auto& [view, to] : found) total += (view->bytes() + 63) / 64 * 64;
-  LEANLM_ASSIGN_OR_RETURN(p->buffer_, HugeBuffer::Allocate(total));
+  auto buffer = HugeBuffer::Allocate(total);
+  if (!buffer.ok()) {
+    return Status::Error("packing the weights for decode: " + buffer.status().message() +
+                         " (--no-pack runs from the mapped file instead)");
+  }
+  p->buffer_ = std::move(buffer).value();
   uint8_t* at = p->buffer_.data();
   for (const auto& [view, to] : found) {
     PackWeight(*view, at, pool);
