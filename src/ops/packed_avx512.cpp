@@ -120,9 +120,27 @@ struct Q8_0 {
   }
 };
 
-struct Q4_K {
-  static constexpr int64_t kValues = 256, kBytes = 2304;
+// Q4_K, and Q5_K (kFive: each sub-block's nibbles are followed by 64 bytes
+// of fifth bits, see PackQ5_K).
+template <bool kFive>
+struct K45 {
+  static constexpr int64_t kValues = 256, kBytes = kFive ? 2816 : 2304;
   static constexpr int kGroup = 32;
+  static constexpr int kSubBlockBytes = kFive ? 320 : 256;
+  // The unsigned values of octet o of sub-block j: low nibbles (hi false:
+  // values 8o..8o+3) or high ones, plus the fifth bit for Q5_K.
+  LEANLM_VNNI_INLINE static void Octet(const uint8_t* blk, int j, int o, __m512i* lo, __m512i* hi) {
+    const uint8_t* sub = blk + 256 + kSubBlockBytes * j;
+    const __m512i w = Load(sub + 64 * o);
+    *lo = Low4(w);
+    *hi = High4(w);
+    if constexpr (kFive) {
+      const __m512i qh = Load(sub + 256), bit4 = _mm512_set1_epi8(0x10);
+      // bit o to bit 4 (left by 4 - o), bit 4 + o to bit 4 (right by o)
+      *lo = _mm512_or_si512(*lo, _mm512_and_si512(_mm512_slli_epi16(qh, 4 - o), bit4));
+      *hi = _mm512_or_si512(*hi, _mm512_and_si512(_mm512_srli_epi16(qh, o), bit4));
+    }
+  }
   // Sub-block j's 6-bit scale (mins: false) or min of each row, as F32.
   struct ScalesMins {
     __m512i sc_lo, sc_hi, mn_lo, mn_hi;  // bytes 0-3 / 4-7 of each row's lane
@@ -155,8 +173,8 @@ struct Q4_K {
       __m512i ia[N] = {}, ib[N] = {};
       LEANLM_UNROLL
       for (int o = 0; o < 4; ++o) {
-        const __m512i w = Load(blk + 256 + 256 * j + 64 * o);
-        const __m512i lo = Low4(w), hi = High4(w);
+        __m512i lo, hi;
+        Octet(blk, j, o, &lo, &hi);
         LEANLM_UNROLL
         for (int i = 0; i < N; ++i) {
           const int8_t* q = x.q_row(i) + 32 * b + 8 * o;
@@ -183,11 +201,7 @@ struct Q4_K {
     for (int j = 0; j < 8; ++j) {
       __m512i v[8];
       LEANLM_UNROLL
-      for (int o = 0; o < 4; ++o) {
-        const __m512i w = Load(blk + 256 + 256 * j + 64 * o);
-        v[2 * o] = Low4(w);
-        v[2 * o + 1] = High4(w);
-      }
+      for (int o = 0; o < 4; ++o) Octet(blk, j, o, &v[2 * o], &v[2 * o + 1]);
       group(j, v, _mm512_mul_ps(d, sm.Scale(j)), _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), dmin), sm.Min(j)));
     }
   }
@@ -348,7 +362,8 @@ QMatMulKernels Avx512PackedQMatMulKernels(DType type) {
   switch (type) {
     case DType::kQ4_0: return Kernels<Q4_0>();
     case DType::kQ8_0: return Kernels<Q8_0>();
-    case DType::kQ4_K: return Kernels<Q4_K>();
+    case DType::kQ4_K: return Kernels<K45<false>>();
+    case DType::kQ5_K: return Kernels<K45<true>>();
     case DType::kQ6_K: return Kernels<Q6_K>();
     default: return {};
   }

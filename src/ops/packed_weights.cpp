@@ -10,6 +10,7 @@
 #include "ops/qmatmul_kernels.h"
 #include "quant/formats/q4_0.h"
 #include "quant/formats/q4_k.h"
+#include "quant/formats/q5_k.h"
 #include "quant/formats/q6_k.h"
 #include "quant/formats/q8_0.h"
 
@@ -26,6 +27,12 @@ int Q4_KValue(const q::BlockQ4_K& b, int e) {
   const int l = e % 64;
   const uint8_t byte = b.qs[32 * (e / 64) + l % 32];
   return l < 32 ? byte & 0xf : byte >> 4;
+}
+// Value e (0..255) of a Q5_K super-block, 0..31.
+int Q5_KValue(const q::BlockQ5_K& b, int e) {
+  const int l = e % 64;
+  const uint8_t byte = b.qs[32 * (e / 64) + l % 32];
+  return (l < 32 ? byte & 0xf : byte >> 4) | (((b.qh[e % 32] >> (e / 32)) & 1) << 4);
 }
 // Value e (0..255) of a Q6_K super-block, 0..63 (ggml's dequantize_row_q6_K).
 int Q6_KValue(const q::BlockQ6_K& b, int e) {
@@ -65,7 +72,10 @@ void PackQ8_0(const q::BlockQ8_0* const* rows, uint8_t* dst) {
   }
 }
 
-void PackQ4_K(const q::BlockQ4_K* const* rows, uint8_t* dst) {
+// The header Q4_K and Q5_K share: d[16], dmin[16], then the 12 scale bytes
+// of each row as three dwords, [w][row].
+template <class Block>
+void PackKHeader(const Block* const* rows, uint8_t* dst) {
   auto* d = reinterpret_cast<uint16_t*>(dst);
   uint8_t* scales = dst + 4 * kRows;
   for (int r = 0; r < kRows; ++r) {
@@ -73,9 +83,32 @@ void PackQ4_K(const q::BlockQ4_K* const* rows, uint8_t* dst) {
     d[kRows + r] = rows[r]->dmin;
     for (int w = 0; w < 3; ++w) std::memcpy(scales + 4 * (kRows * w + r), rows[r]->scales + 4 * w, 4);
   }
-  uint8_t* qs = scales + 12 * kRows;
+}
+
+void PackQ4_K(const q::BlockQ4_K* const* rows, uint8_t* dst) {
+  PackKHeader(rows, dst);
   for (int j = 0; j < 8; ++j) {
-    PackNibbles(32 * j, 4, [&](int r, int e) { return Q4_KValue(*rows[r], e); }, qs + 256 * j);
+    PackNibbles(32 * j, 4, [&](int r, int e) { return Q4_KValue(*rows[r], e); }, dst + 256 + 256 * j);
+  }
+}
+
+// Q5_K: per sub-block j, the nibbles as Q4_K's, then qh[4r + t] with bit 4
+// of value 8o + t in bit o and of value 8o + 4 + t in bit 4 + o.
+void PackQ5_K(const q::BlockQ5_K* const* rows, uint8_t* dst) {
+  PackKHeader(rows, dst);
+  for (int j = 0; j < 8; ++j) {
+    uint8_t* at = dst + 256 + 320 * j;
+    PackNibbles(32 * j, 4, [&](int r, int e) { return Q5_KValue(*rows[r], e) & 0xf; }, at);
+    for (int r = 0; r < kRows; ++r) {
+      for (int t = 0; t < 4; ++t) {
+        int bits = 0;
+        for (int o = 0; o < 4; ++o) {
+          bits |= (Q5_KValue(*rows[r], 32 * j + 8 * o + t) >> 4) << o;
+          bits |= (Q5_KValue(*rows[r], 32 * j + 8 * o + 4 + t) >> 4) << (4 + o);
+        }
+        at[256 + 4 * r + t] = static_cast<uint8_t>(bits);
+      }
+    }
   }
 }
 
@@ -118,7 +151,8 @@ void PackGroups(const TensorView& w, void (*pack_block)(const Block* const*, uin
 }
 
 bool PackableType(DType type) {
-  return type == DType::kQ4_0 || type == DType::kQ8_0 || type == DType::kQ4_K || type == DType::kQ6_K;
+  return type == DType::kQ4_0 || type == DType::kQ8_0 || type == DType::kQ4_K || type == DType::kQ5_K ||
+         type == DType::kQ6_K;
 }
 
 QMatMulKernels KernelsOf(const PackedWeight& w) {
@@ -147,6 +181,7 @@ void PackWeight(const TensorView& w, uint8_t* dst, ThreadPool& pool) {
     case DType::kQ4_0: return PackGroups<q::BlockQ4_0>(w, PackQ4_0, dst, pool);
     case DType::kQ8_0: return PackGroups<q::BlockQ8_0>(w, PackQ8_0, dst, pool);
     case DType::kQ4_K: return PackGroups<q::BlockQ4_K>(w, PackQ4_K, dst, pool);
+    case DType::kQ5_K: return PackGroups<q::BlockQ5_K>(w, PackQ5_K, dst, pool);
     case DType::kQ6_K: return PackGroups<q::BlockQ6_K>(w, PackQ6_K, dst, pool);
     default: LEANLM_CHECK(false);
   }

@@ -8,13 +8,16 @@
 // work per weight, and the scales of 16 rows load as one vector.
 //
 // Packing keeps the bytes of every block (a group of 16 rows takes exactly
-// the bytes of its 16 GGUF rows) and needs rows % 16 == 0. Q4_0, Q8_0, Q4_K
-// and Q6_K pack (what llama.cpp's Q4_0, Q8_0 and Q4_K_M files hold), on CPUs
-// with AVX-512 VNNI. Per block of 16 rows (block b of each row), in order:
+// the bytes of its 16 GGUF rows) and needs rows % 16 == 0. Q4_0, Q8_0, Q4_K,
+// Q5_K and Q6_K pack (what llama.cpp's Q4_0, Q8_0, Q4_K_M and Q5_K_M files
+// hold), on CPUs with AVX-512 VNNI. Per block of 16 rows (block b of each
+// row), in order:
 //   Q4_0: fp16 d[16]; u8 qs[4][64]
 //   Q8_0: fp16 d[16]; i8 qs[8][64]
 //   Q4_K: fp16 d[16], dmin[16]; u32 scales[3][16] (dword w of each row's 12
 //         scale bytes); u8 qs[8][4][64]
+//   Q5_K: as Q4_K, with each sub-block's qs[j] followed by u8 qh[64]: bit 4
+//         of value 8o + t in bit o and of value 8o + 4 + t in bit 4 + o
 //   Q6_K: fp16 d[16]; i8 scales[16][16] (group, row); per group g of 16
 //         values: u8 ql[2][64], qh[64]
 // where a 4-bit qs[.., o][4r + t] (and Q6_K's ql[o]) holds value 8o + t of

@@ -134,7 +134,7 @@ TEST(QuantizeModel, StoriesQuantizedGreedyFollowsTheReference) {
 
 // Packing the weights for decode (model/packed_linears.h) changes only the
 // summation order: the logits of a prompt and of single decode steps match the
-// file layout's within float rounding, for each packable type and Q4_K_M's mix.
+// file layout's within float rounding, for each packable type and the K-quant mixes.
 TEST(QuantizeModel, PackedWeightsGiveTheSameLogits) {
   ThreadPool pool(2);
   if (!CpuLevelSupported(CpuLevel::kAvx512) || !DetectedCpuFeatures().avx512vnni) {
@@ -142,7 +142,7 @@ TEST(QuantizeModel, PackedWeightsGiveTheSameLogits) {
   }
   TempDir tmp;
   const std::string input = WriteModel(K256(2), tmp.File("k256.gguf"));
-  for (const char* recipe : {"Q4_0", "Q8_0", "Q4_K_M"}) {
+  for (const char* recipe : {"Q4_0", "Q8_0", "Q4_K_M", "Q5_K_M"}) {
     SCOPED_TRACE(recipe);
     ASSERT_TRUE(Quantize(input, tmp.File("q.gguf"), recipe).ok());
     ModelOptions options;
