@@ -20,38 +20,71 @@ namespace {
 namespace q = quant;
 constexpr int kRows = static_cast<int>(kPackRows);
 
-// Value e (0..31) of a Q4_0 block, 0..15.
-int Q4_0Value(const q::BlockQ4_0& b, int e) { return e < 16 ? b.qs[e] & 0xf : b.qs[e - 16] >> 4; }
-// Value e (0..255) of a Q4_K super-block, 0..15.
-int Q4_KValue(const q::BlockQ4_K& b, int e) {
-  const int l = e % 64;
-  const uint8_t byte = b.qs[32 * (e / 64) + l % 32];
-  return l < 32 ? byte & 0xf : byte >> 4;
+// Each block's unsigned values, decoded once per block before they are
+// interleaved (the packers below read them many times).
+using Values = uint8_t[kRows][256];
+
+// Q4_0: 0..15.
+void Decode(const q::BlockQ4_0& b, uint8_t* v) {
+  for (int l = 0; l < 16; ++l) {
+    v[l] = b.qs[l] & 0xf;
+    v[l + 16] = b.qs[l] >> 4;
+  }
 }
-// Value e (0..255) of a Q5_K super-block, 0..31.
-int Q5_KValue(const q::BlockQ5_K& b, int e) {
-  const int l = e % 64;
-  const uint8_t byte = b.qs[32 * (e / 64) + l % 32];
-  return (l < 32 ? byte & 0xf : byte >> 4) | (((b.qh[e % 32] >> (e / 32)) & 1) << 4);
+// Q4_K: 0..15; per 64 values, 32 bytes: low nibbles, then high ones.
+void Decode(const q::BlockQ4_K& b, uint8_t* v) {
+  for (int p = 0; p < 4; ++p) {
+    for (int l = 0; l < 32; ++l) {
+      v[64 * p + l] = b.qs[32 * p + l] & 0xf;
+      v[64 * p + 32 + l] = b.qs[32 * p + l] >> 4;
+    }
+  }
 }
-// Value e (0..255) of a Q6_K super-block, 0..63 (ggml's dequantize_row_q6_K).
-int Q6_KValue(const q::BlockQ6_K& b, int e) {
-  const int h = e / 128, quarter = (e % 128) / 32, l = e % 32;
-  const uint8_t ql = b.ql[64 * h + l + 32 * (quarter % 2)];
-  const int low = quarter < 2 ? ql & 0xf : ql >> 4;
-  return low | (((b.qh[32 * h + l] >> (2 * quarter)) & 3) << 4);
+// Q5_K: 0..31; Q4_K's nibbles, bit 4 of value e in bit e / 32 of qh[e % 32].
+void Decode(const q::BlockQ5_K& b, uint8_t* v) {
+  for (int p = 0; p < 4; ++p) {
+    for (int l = 0; l < 32; ++l) {
+      v[64 * p + l] = static_cast<uint8_t>((b.qs[32 * p + l] & 0xf) | (((b.qh[l] >> (2 * p)) & 1) << 4));
+      v[64 * p + 32 + l] = static_cast<uint8_t>((b.qs[32 * p + l] >> 4) | (((b.qh[l] >> (2 * p + 1)) & 1) << 4));
+    }
+  }
+}
+// Q6_K: 0..63 (ggml's dequantize_row_q6_K).
+void Decode(const q::BlockQ6_K& b, uint8_t* v) {
+  for (int h = 0; h < 2; ++h) {
+    const uint8_t* ql = b.ql + 64 * h;
+    const uint8_t* qh = b.qh + 32 * h;
+    uint8_t* y = v + 128 * h;
+    for (int l = 0; l < 32; ++l) {
+      y[l] = static_cast<uint8_t>((ql[l] & 0xf) | ((qh[l] & 3) << 4));
+      y[l + 32] = static_cast<uint8_t>((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4));
+      y[l + 64] = static_cast<uint8_t>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+      y[l + 96] = static_cast<uint8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
+    }
+  }
 }
 
-// The nibble layout of a 4-bit block: qs[o][4r + t] = value(r, 8o + t) |
-// value(r, 8o + 4 + t) << 4 for `octets` octets of 8 values from `first`.
-template <class Value>
-void PackNibbles(int first, int octets, const Value& value, uint8_t* qs) {
+template <class Block>
+void DecodeRows(const Block* const* rows, Values& v) {
+  for (int r = 0; r < kRows; ++r) Decode(*rows[r], v[r]);
+}
+
+// Four consecutive values of a row as one word (byte t = value t).
+uint32_t Four(const Values& v, int r, int e) {
+  uint32_t w;
+  std::memcpy(&w, &v[r][e], 4);
+  return w;
+}
+void StoreFour(uint32_t w, uint8_t* at) { std::memcpy(at, &w, 4); }
+
+// The nibble layout: qs[o][4r + t] = the low 4 bits of v[r][8o + t] |
+// those of v[r][8o + 4 + t] << 4, for `octets` octets of 8 values from `first`.
+void PackNibbles(const Values& v, int first, int octets, uint8_t* qs) {
+  constexpr uint32_t kLow4 = 0x0f0f0f0f;
   for (int o = 0; o < octets; ++o) {
+    const int e = first + 8 * o;
     for (int r = 0; r < kRows; ++r) {
-      for (int t = 0; t < 4; ++t) {
-        const int e = first + 8 * o + t;
-        qs[64 * o + 4 * r + t] = static_cast<uint8_t>(value(r, e) | (value(r, e + 4) << 4));
-      }
+      StoreFour((Four(v, r, e) & kLow4) | ((Four(v, r, e + 4) & kLow4) << 4), qs + 64 * o + 4 * r);
     }
   }
 }
@@ -60,7 +93,9 @@ void PackNibbles(int first, int octets, const Value& value, uint8_t* qs) {
 void PackQ4_0(const q::BlockQ4_0* const* rows, uint8_t* dst) {
   auto* d = reinterpret_cast<uint16_t*>(dst);
   for (int r = 0; r < kRows; ++r) d[r] = rows[r]->d;
-  PackNibbles(0, 4, [&](int r, int e) { return Q4_0Value(*rows[r], e); }, dst + 2 * kRows);
+  Values v;
+  DecodeRows(rows, v);
+  PackNibbles(v, 0, 4, dst + 2 * kRows);
 }
 
 void PackQ8_0(const q::BlockQ8_0* const* rows, uint8_t* dst) {
@@ -87,27 +122,27 @@ void PackKHeader(const Block* const* rows, uint8_t* dst) {
 
 void PackQ4_K(const q::BlockQ4_K* const* rows, uint8_t* dst) {
   PackKHeader(rows, dst);
-  for (int j = 0; j < 8; ++j) {
-    PackNibbles(32 * j, 4, [&](int r, int e) { return Q4_KValue(*rows[r], e); }, dst + 256 + 256 * j);
-  }
+  Values v;
+  DecodeRows(rows, v);
+  for (int j = 0; j < 8; ++j) PackNibbles(v, 32 * j, 4, dst + 256 + 256 * j);
 }
 
 // Q5_K: per sub-block j, the nibbles as Q4_K's, then qh[4r + t] with bit 4
 // of value 8o + t in bit o and of value 8o + 4 + t in bit 4 + o.
 void PackQ5_K(const q::BlockQ5_K* const* rows, uint8_t* dst) {
   PackKHeader(rows, dst);
+  Values v;
+  DecodeRows(rows, v);
   for (int j = 0; j < 8; ++j) {
     uint8_t* at = dst + 256 + 320 * j;
-    PackNibbles(32 * j, 4, [&](int r, int e) { return Q5_KValue(*rows[r], e) & 0xf; }, at);
+    PackNibbles(v, 32 * j, 4, at);
     for (int r = 0; r < kRows; ++r) {
-      for (int t = 0; t < 4; ++t) {
-        int bits = 0;
-        for (int o = 0; o < 4; ++o) {
-          bits |= (Q5_KValue(*rows[r], 32 * j + 8 * o + t) >> 4) << o;
-          bits |= (Q5_KValue(*rows[r], 32 * j + 8 * o + 4 + t) >> 4) << (4 + o);
-        }
-        at[256 + 4 * r + t] = static_cast<uint8_t>(bits);
+      uint32_t bits = 0;
+      for (int o = 0; o < 4; ++o) {
+        bits |= ((Four(v, r, 32 * j + 8 * o) >> 4) & 0x01010101) << o;
+        bits |= ((Four(v, r, 32 * j + 8 * o + 4) >> 4) & 0x01010101) << (4 + o);
       }
+      StoreFour(bits, at + 256 + 4 * r);
     }
   }
 }
@@ -121,15 +156,15 @@ void PackQ6_K(const q::BlockQ6_K* const* rows, uint8_t* dst) {
   }
   // Per group of 16 values, in the order the kernel reads them: the low
   // 4 bits as two nibble vectors, then the high 2 bits.
+  Values v;
+  DecodeRows(rows, v);
   for (int g = 0; g < 16; ++g) {
     uint8_t* at = dst + 2 * kRows + 16 * kRows + 192 * g;
-    PackNibbles(16 * g, 2, [&](int r, int e) { return Q6_KValue(*rows[r], e) & 0xf; }, at);
+    PackNibbles(v, 16 * g, 2, at);
     for (int r = 0; r < kRows; ++r) {
-      for (int t = 0; t < 4; ++t) {
-        int bits = 0;
-        for (int a = 0; a < 4; ++a) bits |= (Q6_KValue(*rows[r], 16 * g + 4 * a + t) >> 4) << (2 * a);
-        at[128 + 4 * r + t] = static_cast<uint8_t>(bits);
-      }
+      uint32_t bits = 0;
+      for (int a = 0; a < 4; ++a) bits |= ((Four(v, r, 16 * g + 4 * a) >> 4) & 0x03030303) << (2 * a);
+      StoreFour(bits, at + 128 + 4 * r);
     }
   }
 }
@@ -138,12 +173,14 @@ template <class Block>
 void PackGroups(const TensorView& w, void (*pack_block)(const Block* const*, uint8_t*), uint8_t* dst,
                 ThreadPool& pool) {
   const int64_t blocks = w.cols() / static_cast<int64_t>(GetTypeTraits(w.type).block_size);
-  const size_t group_bytes = w.row_bytes() * kPackRows;
+  const size_t row_bytes = w.row_bytes(), group_bytes = row_bytes * kPackRows;
+  const auto* src = static_cast<const uint8_t*>(w.data);
   pool.ParallelFor(w.rows() / kPackRows, 1, [&](int64_t g0, int64_t g1) {
     const Block* rows[kRows];
     for (int64_t g = g0; g < g1; ++g) {
+      const uint8_t* group = src + g * group_bytes;
       for (int64_t b = 0; b < blocks; ++b) {
-        for (int r = 0; r < kRows; ++r) rows[r] = reinterpret_cast<const Block*>(w.row(g * kPackRows + r)) + b;
+        for (int r = 0; r < kRows; ++r) rows[r] = reinterpret_cast<const Block*>(group + r * row_bytes) + b;
         pack_block(rows, dst + g * group_bytes + b * kPackRows * sizeof(Block));
       }
     }
