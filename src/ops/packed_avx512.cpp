@@ -44,6 +44,20 @@ LEANLM_VNNI_INLINE __m512i High4(__m512i v) {
 }
 LEANLM_VNNI_INLINE __m512 Dot(__m512i a, __m512i b) { return _mm512_cvtepi32_ps(_mm512_add_epi32(a, b)); }
 
+// For each activation row i: ia[i] += u0 · quants j..j+3, ib[i] += u1 ·
+// quants j+4..j+7 (two accumulators, so consecutive vpdpbusd do not wait on
+// each other).
+template <int N>
+LEANLM_VNNI_INLINE void DotQuads(__m512i u0, __m512i u1, const QuantizedActs& x, int64_t j, __m512i* ia,
+                                 __m512i* ib) {
+  LEANLM_UNROLL
+  for (int i = 0; i < N; ++i) {
+    const int8_t* q = x.q_row(i) + j;
+    ia[i] = _mm512_dpbusd_epi32(ia[i], u0, Bcast4(q));
+    ib[i] = _mm512_dpbusd_epi32(ib[i], u1, Bcast4(q + 4));
+  }
+}
+
 // acc[i] += d ⊙ (dx·Σ u·q - offset·(dx·Σ q)) for 32-value block b, whose
 // 16 fp16 scales d start the packed block and whose Σ u·q is ia[i] + ib[i].
 template <int N>
@@ -67,13 +81,7 @@ struct Q4_0 {
     LEANLM_UNROLL
     for (int o = 0; o < 4; ++o) {
       const __m512i w = Load(blk + 32 + 64 * o);
-      const __m512i lo = Low4(w), hi = High4(w);
-      LEANLM_UNROLL
-      for (int i = 0; i < N; ++i) {
-        const int8_t* q = x.q_row(i) + 32 * b + 8 * o;
-        ia[i] = _mm512_dpbusd_epi32(ia[i], lo, Bcast4(q));
-        ib[i] = _mm512_dpbusd_epi32(ib[i], hi, Bcast4(q + 4));
-      }
+      DotQuads<N>(Low4(w), High4(w), x, 32 * b + 8 * o, ia, ib);
     }
     AddBlock32<N>(blk, x, b, 8.0f, ia, ib, acc);
   }
@@ -102,12 +110,7 @@ struct Q8_0 {
     for (int a = 0; a < 8; a += 2) {
       const __m512i u0 = _mm512_xor_si512(Load(blk + 32 + 64 * a), flip);
       const __m512i u1 = _mm512_xor_si512(Load(blk + 96 + 64 * a), flip);
-      LEANLM_UNROLL
-      for (int i = 0; i < N; ++i) {
-        const int8_t* q = x.q_row(i) + 32 * b + 4 * a;
-        ia[i] = _mm512_dpbusd_epi32(ia[i], u0, Bcast4(q));
-        ib[i] = _mm512_dpbusd_epi32(ib[i], u1, Bcast4(q + 4));
-      }
+      DotQuads<N>(u0, u1, x, 32 * b + 4 * a, ia, ib);
     }
     AddBlock32<N>(blk, x, b, 128.0f, ia, ib, acc);
   }
@@ -175,12 +178,7 @@ struct K45 {
       for (int o = 0; o < 4; ++o) {
         __m512i lo, hi;
         Octet(blk, j, o, &lo, &hi);
-        LEANLM_UNROLL
-        for (int i = 0; i < N; ++i) {
-          const int8_t* q = x.q_row(i) + 32 * b + 8 * o;
-          ia[i] = _mm512_dpbusd_epi32(ia[i], lo, Bcast4(q));
-          ib[i] = _mm512_dpbusd_epi32(ib[i], hi, Bcast4(q + 4));
-        }
+        DotQuads<N>(lo, hi, x, 32 * b + 8 * o, ia, ib);
       }
       const __m512 sc = sm.Scale(j), mn = sm.Min(j);
       LEANLM_UNROLL
@@ -241,12 +239,7 @@ struct Q6_K {
       __m512i ia[N] = {}, ib[N] = {};
       LEANLM_UNROLL
       for (int a = 0; a < 4; a += 2) {
-        const __m512i u0 = Quad(blk, g, a, qh), u1 = Quad(blk, g, a + 1, qh);
-        LEANLM_UNROLL
-        for (int i = 0; i < N; ++i) {
-          ia[i] = _mm512_dpbusd_epi32(ia[i], u0, Bcast4(x.q_row(i) + j + 4 * a));
-          ib[i] = _mm512_dpbusd_epi32(ib[i], u1, Bcast4(x.q_row(i) + j + 4 * a + 4));
-        }
+        DotQuads<N>(Quad(blk, g, a, qh), Quad(blk, g, a + 1, qh), x, j + 4 * a, ia, ib);
       }
       const __m512 sc = Scale(blk, g);
       LEANLM_UNROLL
