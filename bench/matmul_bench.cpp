@@ -235,7 +235,8 @@ void RegisterShapes() {
   // the scalar level for the portable reference's speed.
   const int64_t kQuantTypes[] = {static_cast<int64_t>(DType::kQ8_0), static_cast<int64_t>(DType::kQ4_0),
                                  static_cast<int64_t>(DType::kQ4_K), static_cast<int64_t>(DType::kQ6_K),
-                                 static_cast<int64_t>(DType::kQ5_K)};
+                                 static_cast<int64_t>(DType::kQ5_K), static_cast<int64_t>(DType::kQ3_K),
+                                 static_cast<int64_t>(DType::kQ2_K)};
   for (int64_t type : kQuantTypes) {
     for (int64_t threads : {1, 2}) {
       decode(type, best, 2048, 5632, 1, threads);

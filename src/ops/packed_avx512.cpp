@@ -80,6 +80,12 @@ LEANLM_VNNI_INLINE void AddBlock32(const uint8_t* blk, const QuantizedActs& x, i
   }
 }
 
+// The sum of 16 activations from j, dx·Σ q, from the per-4 sums.
+LEANLM_VNNI_INLINE float GroupSum16(const QuantizedActs& x, int i, int64_t j) {
+  const float* sl = x.sl_row(i) + j / 4;
+  return (sl[0] + sl[1]) + (sl[2] + sl[3]);
+}
+
 struct Q4_0 {
   static constexpr int64_t kValues = 32, kBytes = 288;
   static constexpr int kGroup = 32;
@@ -258,10 +264,8 @@ struct Q6_K {
       const __m512 sc = Scale(blk, g);
       LEANLM_UNROLL
       for (int i = 0; i < N; ++i) {
-        const float* sl = x.sl_row(i) + j / 4;  // dx · Σ q per 4 values
-        const float group_sum = (sl[0] + sl[1]) + (sl[2] + sl[3]);
         const __m512 t = _mm512_fmadd_ps(Dot(ia[i], ib[i]), _mm512_set1_ps(x.db_row(i)[j / 32]),
-                                         _mm512_set1_ps(-32.0f * group_sum));
+                                         _mm512_set1_ps(-32.0f * GroupSum16(x, i, j)));
         f[i] = _mm512_fmadd_ps(sc, t, f[i]);
       }
     }
@@ -280,6 +284,139 @@ struct Q6_K {
       LEANLM_UNROLL
       for (int a = 0; a < 4; ++a) v[a] = _mm512_sub_epi8(Quad(blk, g, a, qh), offset);
       group(g, v, _mm512_mul_ps(d, Scale(blk, g)), _mm512_setzero_ps());
+    }
+  }
+};
+
+// Crumb c (values 4c..4c+3 of the group) of a Q2_K/Q3_K low-bits vector.
+LEANLM_VNNI_INLINE __m512i Crumb(__m512i w, int c) {
+  return _mm512_and_si512(c == 0 ? w : _mm512_srli_epi16(w, 2 * c), _mm512_set1_epi8(3));
+}
+
+struct Q2_K {
+  static constexpr int64_t kValues = 256, kBytes = 1344;
+  static constexpr int kGroup = 16;
+  static constexpr int kScales = 64, kQuants = 320;
+  // Group g's 4-bit scales (mins: high nibbles) of the 16 rows, as int32.
+  LEANLM_VNNI_INLINE static __m512i ScaleBytes(const uint8_t* blk, int g) {
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kScales + 16 * g)));
+  }
+  LEANLM_VNNI_INLINE static __m512 Scale(__m512i b) {
+    return _mm512_cvtepi32_ps(_mm512_and_si512(b, _mm512_set1_epi32(0xf)));
+  }
+  LEANLM_VNNI_INLINE static __m512 Min(__m512i b) { return _mm512_cvtepi32_ps(_mm512_srli_epi32(b, 4)); }
+  template <int N>
+  LEANLM_VNNI_INLINE static void Gemv(const uint8_t* blk, const QuantizedActs& x, int64_t s, __m512* acc) {
+    __m512 f[N], m[N];
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) f[i] = m[i] = _mm512_setzero_ps();
+    LEANLM_UNROLL
+    for (int g = 0; g < 16; ++g) {
+      const int64_t j = 256 * s + 16 * g;  // first column of the group
+      const __m512i w = Load(blk + kQuants + 64 * g);
+      __m512i ia[N] = {}, ib[N] = {};
+      DotQuads<N>(Crumb(w, 0), Crumb(w, 1), x, j, ia, ib);
+      DotQuads<N>(Crumb(w, 2), Crumb(w, 3), x, j + 8, ia, ib);
+      const __m512i b = ScaleBytes(blk, g);
+      const __m512 sc = Scale(b), mn = Min(b);
+      LEANLM_UNROLL
+      for (int i = 0; i < N; ++i) {
+        f[i] = _mm512_fmadd_ps(_mm512_mul_ps(Dot(ia[i], ib[i]), sc), _mm512_set1_ps(x.db_row(i)[j / 32]), f[i]);
+        m[i] = _mm512_fmadd_ps(mn, _mm512_set1_ps(GroupSum16(x, i, j)), m[i]);
+      }
+    }
+    const __m512 d = Fp16x16(blk), dmin = Fp16x16(blk + 32);
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) acc[i] = _mm512_fnmadd_ps(dmin, m[i], _mm512_fmadd_ps(d, f[i], acc[i]));
+  }
+  template <class F>
+  LEANLM_VNNI_INLINE static void Unpack(const uint8_t* blk, F&& group) {
+    const __m512 d = Fp16x16(blk), neg_dmin = _mm512_sub_ps(_mm512_setzero_ps(), Fp16x16(blk + 32));
+    LEANLM_UNROLL
+    for (int g = 0; g < 16; ++g) {
+      const __m512i w = Load(blk + kQuants + 64 * g);
+      __m512i v[4];
+      LEANLM_UNROLL
+      for (int c = 0; c < 4; ++c) v[c] = Crumb(w, c);
+      const __m512i b = ScaleBytes(blk, g);
+      group(g, v, _mm512_mul_ps(d, Scale(b)), _mm512_mul_ps(neg_dmin, Min(b)));
+    }
+  }
+};
+
+struct Q3_K {
+  static constexpr int64_t kValues = 256, kBytes = 1760;
+  static constexpr int kGroup = 16;
+  static constexpr int kScales = 32, kPairs = 224, kPairBytes = 192;
+  // The 16 groups' scales - 32 of each row as signed bytes: s[q] byte b is
+  // group 4q + b (ggml's 6-bit layout: low nibbles in dwords 0-1, high
+  // bits in dword 2).
+  struct Scales {
+    __m512i s[4];
+    LEANLM_VNNI_INLINE explicit Scales(const uint8_t* blk) {
+      const __m512i a0 = Load(blk + kScales), a1 = Load(blk + kScales + 64), a2 = Load(blk + kScales + 128);
+      const __m512i low4 = _mm512_set1_epi8(0x0f), high2 = _mm512_set1_epi8(0x30), bias = _mm512_set1_epi8(32);
+      const __m512i lows[4] = {a0, a1, _mm512_srli_epi16(a0, 4), _mm512_srli_epi16(a1, 4)};
+      const __m512i highs[4] = {_mm512_slli_epi16(a2, 4), _mm512_slli_epi16(a2, 2), a2, _mm512_srli_epi16(a2, 2)};
+      LEANLM_UNROLL
+      for (int q = 0; q < 4; ++q) {
+        s[q] = _mm512_sub_epi8(
+            _mm512_or_si512(_mm512_and_si512(lows[q], low4), _mm512_and_si512(highs[q], high2)), bias);
+      }
+    }
+    LEANLM_VNNI_INLINE __m512 Group(int g) const {
+      const __m512i v = g % 4 == 3 ? s[g / 4] : _mm512_slli_epi32(s[g / 4], 24 - 8 * (g % 4));
+      return _mm512_cvtepi32_ps(_mm512_srai_epi32(v, 24));
+    }
+  };
+  // Quad c of group h of a pair, unsigned 0..7: the crumb, and bit 4h + c
+  // of the high-bit vector moved to bit 2.
+  LEANLM_VNNI_INLINE static __m512i Quad(__m512i w, __m512i hb, int h, int c) {
+    const int bit = 4 * h + c;
+    const __m512i high = bit < 2    ? _mm512_slli_epi16(hb, 2 - bit)
+                         : bit == 2 ? hb
+                                    : _mm512_srli_epi16(hb, bit - 2);
+    return _mm512_or_si512(Crumb(w, c), _mm512_and_si512(high, _mm512_set1_epi8(4)));
+  }
+  template <int N>
+  LEANLM_VNNI_INLINE static void Gemv(const uint8_t* blk, const QuantizedActs& x, int64_t s, __m512* acc) {
+    const Scales scales(blk);
+    __m512 f[N];
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) f[i] = _mm512_setzero_ps();
+    LEANLM_UNROLL
+    for (int g = 0; g < 16; ++g) {
+      const int64_t j = 256 * s + 16 * g;  // first column of the group
+      const uint8_t* pair = blk + kPairs + kPairBytes * (g / 2);
+      const __m512i w = Load(pair + 64 * (g % 2)), hb = Load(pair + 128);
+      __m512i ia[N] = {}, ib[N] = {};
+      DotQuads<N>(Quad(w, hb, g % 2, 0), Quad(w, hb, g % 2, 1), x, j, ia, ib);
+      DotQuads<N>(Quad(w, hb, g % 2, 2), Quad(w, hb, g % 2, 3), x, j + 8, ia, ib);
+      const __m512 sc = scales.Group(g);
+      LEANLM_UNROLL
+      for (int i = 0; i < N; ++i) {
+        const __m512 t = _mm512_fmadd_ps(Dot(ia[i], ib[i]), _mm512_set1_ps(x.db_row(i)[j / 32]),
+                                         _mm512_set1_ps(-4.0f * GroupSum16(x, i, j)));
+        f[i] = _mm512_fmadd_ps(sc, t, f[i]);
+      }
+    }
+    const __m512 d = Fp16x16(blk);
+    LEANLM_UNROLL
+    for (int i = 0; i < N; ++i) acc[i] = _mm512_fmadd_ps(d, f[i], acc[i]);
+  }
+  template <class F>
+  LEANLM_VNNI_INLINE static void Unpack(const uint8_t* blk, F&& group) {
+    const Scales scales(blk);
+    const __m512 d = Fp16x16(blk);
+    const __m512i four = _mm512_set1_epi8(4);
+    LEANLM_UNROLL
+    for (int g = 0; g < 16; ++g) {
+      const uint8_t* pair = blk + kPairs + kPairBytes * (g / 2);
+      const __m512i w = Load(pair + 64 * (g % 2)), hb = Load(pair + 128);
+      __m512i v[4];
+      LEANLM_UNROLL
+      for (int c = 0; c < 4; ++c) v[c] = _mm512_sub_epi8(Quad(w, hb, g % 2, c), four);
+      group(g, v, _mm512_mul_ps(d, scales.Group(g)), _mm512_setzero_ps());
     }
   }
 };
@@ -369,6 +506,8 @@ QMatMulKernels Avx512PackedQMatMulKernels(DType type) {
   switch (type) {
     case DType::kQ4_0: return Kernels<Q4_0>();
     case DType::kQ8_0: return Kernels<Q8_0>();
+    case DType::kQ2_K: return Kernels<Q2_K>();
+    case DType::kQ3_K: return Kernels<Q3_K>();
     case DType::kQ4_K: return Kernels<K45<false>>();
     case DType::kQ5_K: return Kernels<K45<true>>();
     case DType::kQ6_K: return Kernels<Q6_K>();

@@ -8,6 +8,8 @@
 
 #include "base/cpu_features.h"
 #include "ops/qmatmul_kernels.h"
+#include "quant/formats/q2_k.h"
+#include "quant/formats/q3_k.h"
 #include "quant/formats/q4_0.h"
 #include "quant/formats/q4_k.h"
 #include "quant/formats/q5_k.h"
@@ -29,6 +31,20 @@ void Decode(const q::BlockQ4_0& b, uint8_t* v) {
   for (int l = 0; l < 16; ++l) {
     v[l] = b.qs[l] & 0xf;
     v[l + 16] = b.qs[l] >> 4;
+  }
+}
+// Q2_K: 0..3 (ggml's dequantize_row_q2_K): value 128h + 32s + l is bits
+// 2s..2s+1 of qs[32h + l].
+void Decode(const q::BlockQ2_K& b, uint8_t* v) {
+  for (int e = 0; e < 256; ++e) v[e] = (b.qs[32 * (e / 128) + e % 32] >> (2 * (e % 128 / 32))) & 3;
+}
+// Q3_K: 0..7, Q2_K's two bits plus bit 2 from hmask (bit 4h + s of
+// hmask[l] for value 128h + 32s + l); the weight is d·sc·(v - 4).
+void Decode(const q::BlockQ3_K& b, uint8_t* v) {
+  for (int e = 0; e < 256; ++e) {
+    const int low = (b.qs[32 * (e / 128) + e % 32] >> (2 * (e % 128 / 32))) & 3;
+    const int high = (b.hmask[e % 32] >> (e / 32)) & 1;
+    v[e] = static_cast<uint8_t>(low | high << 2);
   }
 }
 // Q4_K: 0..15; per 64 values, 32 bytes: low nibbles, then high ones.
@@ -89,6 +105,24 @@ void PackNibbles(const Values& v, int first, int octets, uint8_t* qs) {
   }
 }
 
+// The 2-bit layout: qs[4r + t] = bits 0-1 of v[r][first + 4c + t] in bits
+// 2c..2c+1, c = 0..3 (one group of 16 values).
+void PackCrumbs(const Values& v, int first, uint8_t* qs) {
+  for (int r = 0; r < kRows; ++r) {
+    uint32_t w = 0;
+    for (int c = 0; c < 4; ++c) w |= (Four(v, r, first + 4 * c) & 0x03030303) << (2 * c);
+    StoreFour(w, qs + 4 * r);
+  }
+}
+
+// Each row's 12 scale bytes as three dwords, [w][row].
+template <class Block>
+void PackScaleDwords(const Block* const* rows, uint8_t* scales) {
+  for (int r = 0; r < kRows; ++r) {
+    for (int w = 0; w < 3; ++w) std::memcpy(scales + 4 * (kRows * w + r), rows[r]->scales + 4 * w, 4);
+  }
+}
+
 // One block column of a group: rows[r] points at row r's block.
 void PackQ4_0(const q::BlockQ4_0* const* rows, uint8_t* dst) {
   auto* d = reinterpret_cast<uint16_t*>(dst);
@@ -112,12 +146,11 @@ void PackQ8_0(const q::BlockQ8_0* const* rows, uint8_t* dst) {
 template <class Block>
 void PackKHeader(const Block* const* rows, uint8_t* dst) {
   auto* d = reinterpret_cast<uint16_t*>(dst);
-  uint8_t* scales = dst + 4 * kRows;
   for (int r = 0; r < kRows; ++r) {
     d[r] = rows[r]->d;
     d[kRows + r] = rows[r]->dmin;
-    for (int w = 0; w < 3; ++w) std::memcpy(scales + 4 * (kRows * w + r), rows[r]->scales + 4 * w, 4);
   }
+  PackScaleDwords(rows, dst + 4 * kRows);
 }
 
 void PackQ4_K(const q::BlockQ4_K* const* rows, uint8_t* dst) {
@@ -169,6 +202,42 @@ void PackQ6_K(const q::BlockQ6_K* const* rows, uint8_t* dst) {
   }
 }
 
+void PackQ2_K(const q::BlockQ2_K* const* rows, uint8_t* dst) {
+  auto* d = reinterpret_cast<uint16_t*>(dst);
+  uint8_t* scales = dst + 4 * kRows;
+  for (int r = 0; r < kRows; ++r) {
+    d[r] = rows[r]->d;
+    d[kRows + r] = rows[r]->dmin;
+    for (int g = 0; g < 16; ++g) scales[kRows * g + r] = rows[r]->scales[g];
+  }
+  Values v;
+  DecodeRows(rows, v);
+  for (int g = 0; g < 16; ++g) PackCrumbs(v, 16 * g, dst + 20 * kRows + 64 * g);
+}
+
+// Q3_K: per pair of groups, the two groups' low bits, then their bit 2:
+// hb[4r + t] holds that of value 4c + t of the first group in bit c and of
+// the second group in bit 4 + c.
+void PackQ3_K(const q::BlockQ3_K* const* rows, uint8_t* dst) {
+  auto* d = reinterpret_cast<uint16_t*>(dst);
+  for (int r = 0; r < kRows; ++r) d[r] = rows[r]->d;
+  PackScaleDwords(rows, dst + 2 * kRows);
+  Values v;
+  DecodeRows(rows, v);
+  for (int p = 0; p < 8; ++p) {
+    uint8_t* at = dst + 14 * kRows + 192 * p;
+    PackCrumbs(v, 32 * p, at);
+    PackCrumbs(v, 32 * p + 16, at + 64);
+    for (int r = 0; r < kRows; ++r) {
+      uint32_t bits = 0;
+      for (int h = 0; h < 2; ++h) {
+        for (int c = 0; c < 4; ++c) bits |= ((Four(v, r, 32 * p + 16 * h + 4 * c) >> 2) & 0x01010101) << (4 * h + c);
+      }
+      StoreFour(bits, at + 128 + 4 * r);
+    }
+  }
+}
+
 template <class Block>
 void PackGroups(const TensorView& w, void (*pack_block)(const Block* const*, uint8_t*), uint8_t* dst,
                 ThreadPool& pool) {
@@ -188,8 +257,8 @@ void PackGroups(const TensorView& w, void (*pack_block)(const Block* const*, uin
 }
 
 bool PackableType(DType type) {
-  return type == DType::kQ4_0 || type == DType::kQ8_0 || type == DType::kQ4_K || type == DType::kQ5_K ||
-         type == DType::kQ6_K;
+  return type == DType::kQ4_0 || type == DType::kQ8_0 || type == DType::kQ2_K || type == DType::kQ3_K ||
+         type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K;
 }
 
 QMatMulKernels KernelsOf(const PackedWeight& w) {
@@ -217,6 +286,8 @@ void PackWeight(const TensorView& w, uint8_t* dst, ThreadPool& pool) {
   switch (w.type) {
     case DType::kQ4_0: return PackGroups<q::BlockQ4_0>(w, PackQ4_0, dst, pool);
     case DType::kQ8_0: return PackGroups<q::BlockQ8_0>(w, PackQ8_0, dst, pool);
+    case DType::kQ2_K: return PackGroups<q::BlockQ2_K>(w, PackQ2_K, dst, pool);
+    case DType::kQ3_K: return PackGroups<q::BlockQ3_K>(w, PackQ3_K, dst, pool);
     case DType::kQ4_K: return PackGroups<q::BlockQ4_K>(w, PackQ4_K, dst, pool);
     case DType::kQ5_K: return PackGroups<q::BlockQ5_K>(w, PackQ5_K, dst, pool);
     case DType::kQ6_K: return PackGroups<q::BlockQ6_K>(w, PackQ6_K, dst, pool);

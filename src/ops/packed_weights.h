@@ -8,12 +8,17 @@
 // work per weight, and the scales of 16 rows load as one vector.
 //
 // Packing keeps the bytes of every block (a group of 16 rows takes exactly
-// the bytes of its 16 GGUF rows) and needs rows % 16 == 0. Q4_0, Q8_0, Q4_K,
-// Q5_K and Q6_K pack (what llama.cpp's Q4_0, Q8_0, Q4_K_M and Q5_K_M files
-// hold), on CPUs with AVX-512 VNNI. Per block of 16 rows (block b of each
-// row), in order:
+// the bytes of its 16 GGUF rows) and needs rows % 16 == 0. Q4_0, Q8_0, Q2_K,
+// Q3_K, Q4_K, Q5_K and Q6_K pack (all that llama.cpp's Q4_0, Q8_0, Q2_K,
+// Q3_K_M, Q4_K_M and Q5_K_M files hold), on CPUs with AVX-512 VNNI. Per block
+// of 16 rows (block b of each row), in order:
 //   Q4_0: fp16 d[16]; u8 qs[4][64]
 //   Q8_0: fp16 d[16]; i8 qs[8][64]
+//   Q2_K: fp16 d[16], dmin[16]; u8 scales[16][16] (group, row); per group
+//         of 16 values: u8 qs[64]
+//   Q3_K: fp16 d[16]; u32 scales[3][16] (as Q4_K's); per pair of groups:
+//         u8 qs[2][64] (one per group), hb[64]: bit 2 of value 4c + t of
+//         the first group in bit c, of the second in bit 4 + c
 //   Q4_K: fp16 d[16], dmin[16]; u32 scales[3][16] (dword w of each row's 12
 //         scale bytes); u8 qs[8][4][64]
 //   Q5_K: as Q4_K, with each sub-block's qs[j] followed by u8 qh[64]: bit 4
@@ -23,8 +28,10 @@
 // where a 4-bit qs[.., o][4r + t] (and Q6_K's ql[o]) holds value 8o + t of
 // row r (within the block, its 32-value sub-block or Q6_K's group) in the low
 // nibble and value 8o + 4 + t in the high one, Q8_0's qs[a][4r + t] holds
-// value 4a + t, and Q6_K's qh[4r + t] holds bits 4-5 of value 4a + t of the
-// group in bits 2a..2a+1. Each block is read front to back.
+// value 4a + t, Q2_K's and Q3_K's qs[4r + t] hold bits 0-1 of value 4c + t
+// of the group in bits 2c..2c+1, and Q6_K's qh[4r + t] holds bits 4-5 of
+// value 4a + t of the group in bits 2a..2a+1. Each block is read front to
+// back.
 // Packed weights serve inference only (MatMul of the forward pass); the
 // model keeps its GGUF views for everything else.
 #pragma once

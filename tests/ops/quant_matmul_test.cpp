@@ -287,8 +287,9 @@ TEST_P(QuantMatMulTest, PackedMatchesScalarReference) {
       }
     }
   }
-  const bool packable = type == DType::kQ8_0 || type == DType::kQ4_0 || type == DType::kQ4_K ||
-                        type == DType::kQ5_K || type == DType::kQ6_K;
+  const bool packable = type == DType::kQ8_0 || type == DType::kQ4_0 || type == DType::kQ2_K ||
+                        type == DType::kQ3_K || type == DType::kQ4_K || type == DType::kQ5_K ||
+                        type == DType::kQ6_K;
   if (!packable || !CpuLevelSupported(CpuLevel::kAvx512) || !DetectedCpuFeatures().avx512vnni) {
     EXPECT_EQ(checked, 0) << TypeName(type) << " packs without its kernels";
     if (packable) GTEST_SKIP() << "no AVX-512 VNNI: packed kernels not run";
