@@ -72,6 +72,14 @@ Result<std::shared_ptr<MappedFile>> MappedFile::Open(const std::string& path, Mo
   return file;
 }
 
+void MappedFile::ReleasePages(const void* begin, size_t n) const {
+  const auto b = reinterpret_cast<uintptr_t>(begin), data = reinterpret_cast<uintptr_t>(data_);
+  if (!mapped_ || b < data || n > size_ || b - data > size_ - n) return;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (b + page - 1) / page * page, last = (b + n) / page * page;
+  if (first < last) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (mapped_) ::munmap(data_, size_);
 }

@@ -27,6 +27,13 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // Unmaps from this process the whole pages of [begin, begin + n) that lie
+  // in the file mapping (madvise MADV_DONTNEED): they leave its resident
+  // set, stay in the page cache, and fault back in with the file's bytes if
+  // read again. A copy loaded into memory is left alone (there the same call
+  // would zero it).
+  void ReleasePages(const void* begin, size_t n) const;
+
  private:
   MappedFile() = default;
   std::string path_;

@@ -82,6 +82,8 @@ class GgufFile {
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return metadata_; }
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   uint64_t data_offset() const { return data_offset_; }  // file offset of the data section
+  // The file the views point into; null for Parse().
+  std::shared_ptr<const MappedFile> file() const { return file_; }
 
   const GgufValue* Find(const std::string& key) const;   // nullptr if absent
   const GgufTensorInfo* FindTensor(const std::string& name) const;

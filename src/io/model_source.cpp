@@ -59,6 +59,7 @@ Result<ModelSource> LoadGgufSource(const std::string& path, const LoadOptions& o
   if (gguf->Find("tokenizer.ggml.model") || gguf->Find("tokenizer.ggml.tokens")) {
     LEANLM_ASSIGN_OR_RETURN(src.vocab, VocabFromGguf(*gguf));
   }
+  if (gguf->file()) src.files.push_back(gguf->file());
   src.keep_alive.push_back(std::move(gguf));
   return src;
 }

@@ -26,6 +26,7 @@ struct ModelSource {
   TensorMap tensors;                     // GGUF names, ggml shapes, views into mapped files/buffers
   std::optional<VocabData> vocab;        // absent when the format carries none (llama2.c)
   std::vector<std::shared_ptr<const void>> keep_alive;  // mappings and buffers the views point into
+  std::vector<std::shared_ptr<const MappedFile>> files;  // the mapped files among them (ReleasePages)
 };
 
 struct LoadOptions {

@@ -120,8 +120,8 @@ Status LlamaModel::SetAdapters(std::vector<std::shared_ptr<const Adapter>> adapt
 
 int64_t LlamaModel::n_virtual() const { return adapters_ ? adapters_->n_virtual() : 0; }
 
-Result<size_t> LlamaModel::PackWeights(ThreadPool& pool) {
-  LEANLM_ASSIGN_OR_RETURN(packed_, PackedLinears::Pack(weights_, pool));
+Result<size_t> LlamaModel::PackWeights(ThreadPool& pool, const PackedLinears::SourceDone& packed_one) {
+  LEANLM_ASSIGN_OR_RETURN(packed_, PackedLinears::Pack(weights_, pool, packed_one));
   return packed_bytes();
 }
 

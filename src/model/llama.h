@@ -13,6 +13,7 @@
 #include "base/thread_pool.h"
 #include "model/config.h"
 #include "model/kv_cache.h"
+#include "model/packed_linears.h"
 #include "model/weights.h"
 
 namespace leanlm {
@@ -55,8 +56,9 @@ class LlamaModel {
   // Packs the linear weights that have packed decode kernels
   // (model/packed_linears.h); Forward multiplies with those from then on.
   // Returns the bytes packed (0: none could be). Inference only: training
-  // builds its own graph over weights().
-  Result<size_t> PackWeights(ThreadPool& pool);
+  // builds its own graph over weights(). `packed_one` (optional) sees each
+  // source view once its packed copy is written.
+  Result<size_t> PackWeights(ThreadPool& pool, const PackedLinears::SourceDone& packed_one = {});
   size_t packed_bytes() const;  // 0: nothing packed
 
  private:

@@ -32,7 +32,8 @@ std::vector<PackTarget> Packable(const ModelWeights& w, std::vector<PackedLayer>
 
 }  // namespace
 
-Result<std::unique_ptr<PackedLinears>> PackedLinears::Pack(const ModelWeights& w, ThreadPool& pool) {
+Result<std::unique_ptr<PackedLinears>> PackedLinears::Pack(const ModelWeights& w, ThreadPool& pool,
+                                                           const SourceDone& done) {
   std::unique_ptr<PackedLinears> p(new PackedLinears());
   const auto found = Packable(w, p->layers_, p->output_);
   if (found.empty()) return std::unique_ptr<PackedLinears>();
@@ -48,6 +49,7 @@ Result<std::unique_ptr<PackedLinears>> PackedLinears::Pack(const ModelWeights& w
   for (const auto& [view, to] : found) {
     PackWeight(*view, at, pool);
     *to = PackedWeight{at, view->type, view->rows(), view->cols()};
+    if (done) done(*view);
     at += (view->bytes() + 63) / 64 * 64;
   }
   return p;

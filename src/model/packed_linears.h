@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -22,8 +23,13 @@ namespace leanlm {
 
 class PackedLinears {
  public:
+  // Called with each source view after it is packed (a mapped file can
+  // release its pages then).
+  using SourceDone = std::function<void(const TensorView&)>;
+
   // Packs every weight of `w` that can be; null when none can.
-  static Result<std::unique_ptr<PackedLinears>> Pack(const ModelWeights& w, ThreadPool& pool);
+  static Result<std::unique_ptr<PackedLinears>> Pack(const ModelWeights& w, ThreadPool& pool,
+                                                     const SourceDone& done = {});
 
   // Invalid (PackedWeight::valid() false) where that weight did not pack.
   const PackedWeight& layer(int64_t l, LinearSlot slot) const {

@@ -33,7 +33,13 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const ModelO
   model->llama_ = std::make_unique<LlamaModel>(src.config, std::move(weights));
   if (options.pack_weights) {
     ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-    LEANLM_ASSIGN_OR_RETURN(const size_t packed, model->llama_->PackWeights(pool));
+    // The packed copy replaces the mapped bytes for inference: those leave
+    // the resident set (they stay in the page cache for the views' other
+    // readers), so a packed model takes the memory of one copy, not two.
+    auto release = [&src](const TensorView& v) {
+      for (const auto& file : src.files) file->ReleasePages(v.data, v.bytes());
+    };
+    LEANLM_ASSIGN_OR_RETURN(const size_t packed, model->llama_->PackWeights(pool, release));
     if (packed == 0 && options.load_into_memory) {
       ModelOptions unpacked = options;
       unpacked.pack_weights = false;
