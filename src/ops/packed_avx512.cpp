@@ -80,11 +80,8 @@ LEANLM_VNNI_INLINE void AddBlock32(const uint8_t* blk, const QuantizedActs& x, i
   }
 }
 
-// The sum of 16 activations from j, dx·Σ q, from the per-4 sums.
-LEANLM_VNNI_INLINE float GroupSum16(const QuantizedActs& x, int i, int64_t j) {
-  const float* sl = x.sl_row(i) + j / 4;
-  return (sl[0] + sl[1]) + (sl[2] + sl[3]);
-}
+// The sum of the 16 activations from j (a multiple of 16), dx·Σ q.
+LEANLM_VNNI_INLINE float GroupSum16(const QuantizedActs& x, int i, int64_t j) { return x.sg_row(i)[j / 16]; }
 
 struct Q4_0 {
   static constexpr int64_t kValues = 32, kBytes = 288;

@@ -53,7 +53,8 @@ void Interleave(const int8_t* q, const int32_t* nls, const float* dl, int64_t k,
 size_t QuantizedActsBytes(int64_t n, int64_t k) {
   const auto lanes = static_cast<size_t>(n * (k / kActLane));
   return 2 * Align64(static_cast<size_t>(n * k)) + 3 * Align64(lanes * 4) +
-         2 * Align64(static_cast<size_t>(n * (k / kActBlock)) * 4) + 2 * Align64(static_cast<size_t>(n * (k / 8)) * 4);
+         2 * Align64(static_cast<size_t>(n * (k / kActBlock)) * 4) + 2 * Align64(static_cast<size_t>(n * (k / 8)) * 4) +
+         Align64(static_cast<size_t>(n * (k / 16)) * 4);
 }
 
 QuantizedActs QuantizedActsIn(void* buffer, int64_t n, int64_t k, int nls_shift, bool interleaved) {
@@ -75,6 +76,8 @@ QuantizedActs QuantizedActsIn(void* buffer, int64_t n, int64_t k, int nls_shift,
   p += Align64(static_cast<size_t>(n * (k / kActBlock)) * 4);
   q.db = reinterpret_cast<float*>(p);
   p += Align64(static_cast<size_t>(n * (k / kActBlock)) * 4);
+  q.sg = reinterpret_cast<float*>(p);
+  p += Align64(static_cast<size_t>(n * (k / 16)) * 4);
   q.nls_shift = nls_shift;
   q.interleaved = interleaved;
   q.iq = reinterpret_cast<int8_t*>(p);
@@ -96,6 +99,7 @@ void QuantizeActivationRows(const float* x, int64_t i0, int64_t i1, const Quanti
     float* sl = q.sl + i * (k / kActLane);
     float* sb = q.sb + i * (k / kActBlock);
     float* db = q.db + i * (k / kActBlock);
+    float* sg = q.sg + i * (k / 16);
     for (int64_t b = 0; b < k / kActBlock; ++b) {
       const float* xb = xi + b * kActBlock;
       float amax = 0.0f;
@@ -104,15 +108,18 @@ void QuantizeActivationRows(const float* x, int64_t i0, int64_t i1, const Quanti
       const float id = d > 0.0f ? 1.0f / d : 0.0f;
       int8_t* qb = qi + b * kActBlock;
       QuantizeBlock(xb, id, qb);
-      int block_sum = 0;
+      int block_sum = 0, first_half = 0;
       for (int l = 0; l < kLanes; ++l) {
         const int sum = qb[4 * l] + qb[4 * l + 1] + qb[4 * l + 2] + qb[4 * l + 3];
         block_sum += sum;
+        if (l == kLanes / 2 - 1) first_half = block_sum;
         dl[b * kLanes + l] = d;
         nls[b * kLanes + l] = -sum * (1 << q.nls_shift);
         sl[b * kLanes + l] = d * static_cast<float>(sum);
       }
       sb[b] = d * static_cast<float>(block_sum);
+      sg[2 * b] = d * static_cast<float>(first_half);
+      sg[2 * b + 1] = d * static_cast<float>(block_sum - first_half);
       db[b] = d;
     }
     if (q.interleaved) Interleave(qi, nls, dl, k, q.iq + i * k, q.inls + i * (k / 8), q.idl + i * (k / 8));

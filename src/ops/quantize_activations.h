@@ -10,7 +10,8 @@
 //   dl[j / 4]  = d of the block holding value j          (F32)
 //   nls[j / 4] = -(q[j] + q[j+1] + q[j+2] + q[j+3]) · 2^nls_shift  (int32, j % 4 == 0)
 //   sl[j / 4]  = d · (q[j] + ... + q[j+3])                (F32)
-// and per block db[b] = d and sb[b] = d · Σ q over the block (F32). nls_shift is the
+// per block db[b] = d and sb[b] = d · Σ q over the block, and per half block
+// sg[j / 16] = d · (q[j] + ... + q[j+15]) (F32, for 16-value weight groups). nls_shift is the
 // weight offset the gemv subtracts (8 for Q4_0: Σ (u - 8)·q starts at
 // nls), chosen per call by MatMul.
 //
@@ -43,6 +44,7 @@ struct QuantizedActs {
   float* sl = nullptr;     // (n × k/4)
   float* sb = nullptr;     // (n × k/32)
   float* db = nullptr;     // (n × k/32): d per block
+  float* sg = nullptr;     // (n × k/16)
   int nls_shift = 0;
   bool interleaved = false;
   int8_t* iq = nullptr;     // (n × k), whole units only
@@ -55,6 +57,7 @@ struct QuantizedActs {
   const float* sl_row(int64_t i) const { return sl + i * (k / kActLane); }
   const float* sb_row(int64_t i) const { return sb + i * (k / kActBlock); }
   const float* db_row(int64_t i) const { return db + i * (k / kActBlock); }
+  const float* sg_row(int64_t i) const { return sg + i * (k / 16); }
   const int8_t* iq_row(int64_t i) const { return iq + i * k; }
   const int32_t* inls_row(int64_t i) const { return inls + i * (k / 8); }
   const float* idl_row(int64_t i) const { return idl + i * (k / 8); }

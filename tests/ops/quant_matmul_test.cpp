@@ -99,7 +99,7 @@ TEST(QuantizeActivationsTest, RoundsEachBlockWithinHalfAStep) {
       for (int64_t j = 0; j < kActBlock; ++j) amax = std::max(amax, std::fabs(x[i * k + b * kActBlock + j]));
       const float d = a.q.d(i, b);
       EXPECT_EQ(d, amax / 127.0f) << "row " << i << " block " << b;
-      int block_sum = 0;
+      int block_sum = 0, half_sum = 0;
       for (int64_t l = 0; l < kActBlock / kActLane; ++l) {
         const int64_t lane = b * kActBlock / kActLane + l;
         int sum = 0;
@@ -114,6 +114,11 @@ TEST(QuantizeActivationsTest, RoundsEachBlockWithinHalfAStep) {
         EXPECT_EQ(a.q.nls_row(i)[lane], -sum);
         EXPECT_EQ(a.q.sl_row(i)[lane], d * static_cast<float>(sum));
         block_sum += sum;
+        half_sum += sum;
+        if (l % 4 == 3) {  // the end of 16 values
+          EXPECT_EQ(a.q.sg_row(i)[2 * b + l / 4], d * static_cast<float>(half_sum)) << "row " << i << " block " << b;
+          half_sum = 0;
+        }
       }
       EXPECT_EQ(a.q.sb_row(i)[b], d * static_cast<float>(block_sum));
     }
