@@ -11,6 +11,7 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "base/fp16.h"
 #include "base/huge_buffer.h"
 #include "base/thread_pool.h"
+#include "ops/gemv_split.h"
 #include "ops/matmul.h"
 #include "ops/matmul_kernels.h"
 #include "ops/packed_weights.h"
@@ -100,6 +102,38 @@ void BM_ReadBandwidth(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * buf.size));
 }
 BENCHMARK(BM_ReadBandwidth)->ArgName("threads")->Arg(1)->Arg(2)->Apply([](auto* b) { WithRange(b); });
+
+// The decode kernels' memory roofline: the same bytes per call as a
+// 5632 × 2048 Q4_K weight (6.5 MiB; Args: threads, KiB per call), read
+// through the gemv row split (ops/gemv_split.h) with no arithmetic, calls
+// walking through a buffer larger than L3. Against BM_ReadBandwidth this
+// shows what the split and the call boundaries cost.
+void BM_ReadGemvSplit(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  const size_t call = static_cast<size_t>(state.range(1)) << 10;
+  constexpr size_t kRowBytes = 1152;  // a Q4_K row of 2048
+  static Buffer buf(kOverflowL3Bytes);
+  ThreadPool& pool = Pool(threads);
+  const bool avx512 = DetectedCpuFeatures().avx512f;
+  const size_t calls = buf.size / call;
+  const auto rows = static_cast<int64_t>(call / kRowBytes);
+  std::atomic<uint64_t> sum{0};
+  size_t c = 0;
+  for (auto _ : state) {
+    const uint8_t* base = buf.bytes + c * call;
+    ForEachGemvChunk(pool, rows, kRowBytes, [&](int64_t r0, int64_t r1) {
+      const uint8_t* p = base + r0 * kRowBytes;
+      const size_t n = static_cast<size_t>(r1 - r0) * kRowBytes;
+      sum.fetch_add(avx512 ? SumAvx512(p, n) : SumPortable(p, n), std::memory_order_relaxed);
+    });
+    c = (c + 1) % calls;
+  }
+  benchmark::DoNotOptimize(sum.load());
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * rows * kRowBytes));
+}
+BENCHMARK(BM_ReadGemvSplit)->ArgNames({"threads", "kib"})->Args({1, 6656})->Args({2, 6656})->Apply([](auto* b) {
+  WithRange(b);
+});
 
 TensorView View(const uint8_t* data, DType type, int64_t k, int64_t m) {
   TensorView w;
