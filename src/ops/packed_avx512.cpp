@@ -6,9 +6,10 @@
 // Each type T decodes one block of a group (16 rows × T::kValues values):
 //   Gemv<N>: adds the block's dot with N activation rows to acc[0..N); the
 //     quants go through vpdpbusd as unsigned bytes against 4 broadcast
-//     activation quants, and weight offsets (8 for Q4_0, 32 for Q6_K, 128 for
-//     Q8_0 read as unsigned) come off in F32 through the activation block
-//     sums: Σ (u - c)·q·dx = dx·Σ u·q - c·(dx·Σ q).
+//     activation quants, and weight offsets (8 for Q4_0, 4 for Q3_K, 32 for
+//     Q6_K, 128 for Q8_0 read as unsigned) and the K-quants' mins come off in
+//     F32 through the activation block sums: Σ (u - c)·q·dx = dx·Σ u·q -
+//     c·(dx·Σ q).
 //   Unpack: per group of T::kGroup values, the signed values v (G/4 vectors
 //     of 16 rows × 4 values) with weight = scale · v + bias.
 #include <immintrin.h>
@@ -141,18 +142,19 @@ struct K45 {
   static constexpr int64_t kValues = 256, kBytes = kFive ? 2816 : 2304;
   static constexpr int kGroup = 32;
   static constexpr int kSubBlockBytes = kFive ? 320 : 256;
-  // The gemv's high values are Q4_K's nibbles in place (High4x16); a fifth
-  // bit would not fit above them.
-  static constexpr int kHighShift = kFive ? 0 : 4;
+  // The gemv takes Q4_K's high nibbles in place (High4x16); a fifth bit
+  // would not fit above them.
+  static constexpr bool kHighInPlace = !kFive;
+  static constexpr int kHighShift = kHighInPlace ? 4 : 0;
   // The unsigned values of octet o of sub-block j: low nibbles (values
-  // 8o..8o+3) and high ones (8o+4..8o+7) << high_shift, plus the fifth bit
-  // for Q5_K.
+  // 8o..8o+3) and high ones (8o+4..8o+7, times 16 if in_place), plus the
+  // fifth bit for Q5_K.
   LEANLM_VNNI_INLINE static void Octet(const uint8_t* blk, int j, int o, __m512i* lo, __m512i* hi,
-                                       int high_shift = 0) {
+                                       bool in_place = false) {
     const uint8_t* sub = blk + 256 + kSubBlockBytes * j;
     const __m512i w = Load(sub + 64 * o);
     *lo = Low4(w);
-    *hi = high_shift == 4 ? High4x16(w) : High4(w);
+    *hi = in_place ? High4x16(w) : High4(w);
     if constexpr (kFive) {
       const __m512i qh = Load(sub + 256), bit4 = _mm512_set1_epi8(0x10);
       // bit o to bit 4 (left by 4 - o), bit 4 + o to bit 4 (right by o)
@@ -193,7 +195,7 @@ struct K45 {
       LEANLM_UNROLL
       for (int o = 0; o < 4; ++o) {
         __m512i lo, hi;
-        Octet(blk, j, o, &lo, &hi, kHighShift);
+        Octet(blk, j, o, &lo, &hi, kHighInPlace);
         DotQuads<N>(lo, hi, x, 32 * b + 8 * o, ia, ib);
       }
       const __m512 sc = sm.Scale(j), mn = sm.Min(j);
