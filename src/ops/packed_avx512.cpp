@@ -84,6 +84,19 @@ LEANLM_VNNI_INLINE void AddBlock32(const uint8_t* blk, const QuantizedActs& x, i
 // The sum of the 16 activations from j (a multiple of 16), dx·Σ q.
 LEANLM_VNNI_INLINE float GroupSum16(const QuantizedActs& x, int i, int64_t j) { return x.sg_row(i)[j / 16]; }
 
+// f[i] += sc ⊙ (dx·Σ u·q - offset·(dx·Σ q)) for the 16-value group from
+// column j, whose Σ u·q is ia[i] + ib[i] (Q3_K, Q6_K: weight = sc·(u - offset)).
+template <int N>
+LEANLM_VNNI_INLINE void AddGroup16(const QuantizedActs& x, int64_t j, float offset, __m512 sc, const __m512i* ia,
+                                   const __m512i* ib, __m512* f) {
+  LEANLM_UNROLL
+  for (int i = 0; i < N; ++i) {
+    const __m512 t = _mm512_fmadd_ps(Dot(ia[i], ib[i]), _mm512_set1_ps(x.db_row(i)[j / 32]),
+                                     _mm512_set1_ps(-offset * GroupSum16(x, i, j)));
+    f[i] = _mm512_fmadd_ps(sc, t, f[i]);
+  }
+}
+
 struct Q4_0 {
   static constexpr int64_t kValues = 32, kBytes = 288;
   static constexpr int kGroup = 32;
@@ -260,13 +273,7 @@ struct Q6_K {
       for (int a = 0; a < 4; a += 2) {
         DotQuads<N>(Quad(blk, g, a, qh), Quad(blk, g, a + 1, qh), x, j + 4 * a, ia, ib);
       }
-      const __m512 sc = Scale(blk, g);
-      LEANLM_UNROLL
-      for (int i = 0; i < N; ++i) {
-        const __m512 t = _mm512_fmadd_ps(Dot(ia[i], ib[i]), _mm512_set1_ps(x.db_row(i)[j / 32]),
-                                         _mm512_set1_ps(-32.0f * GroupSum16(x, i, j)));
-        f[i] = _mm512_fmadd_ps(sc, t, f[i]);
-      }
+      AddGroup16<N>(x, j, 32.0f, Scale(blk, g), ia, ib, f);
     }
     const __m512 d = Fp16x16(blk);
     LEANLM_UNROLL
@@ -391,13 +398,7 @@ struct Q3_K {
       __m512i ia[N] = {}, ib[N] = {};
       DotQuads<N>(Quad(w, hb, g % 2, 0), Quad(w, hb, g % 2, 1), x, j, ia, ib);
       DotQuads<N>(Quad(w, hb, g % 2, 2), Quad(w, hb, g % 2, 3), x, j + 8, ia, ib);
-      const __m512 sc = scales.Group(g);
-      LEANLM_UNROLL
-      for (int i = 0; i < N; ++i) {
-        const __m512 t = _mm512_fmadd_ps(Dot(ia[i], ib[i]), _mm512_set1_ps(x.db_row(i)[j / 32]),
-                                         _mm512_set1_ps(-4.0f * GroupSum16(x, i, j)));
-        f[i] = _mm512_fmadd_ps(sc, t, f[i]);
-      }
+      AddGroup16<N>(x, j, 4.0f, scales.Group(g), ia, ib, f);
     }
     const __m512 d = Fp16x16(blk);
     LEANLM_UNROLL

@@ -33,18 +33,20 @@ void Decode(const q::BlockQ4_0& b, uint8_t* v) {
     v[l + 16] = b.qs[l] >> 4;
   }
 }
-// Q2_K: 0..3 (ggml's dequantize_row_q2_K): value 128h + 32s + l is bits
-// 2s..2s+1 of qs[32h + l].
+// The 2-bit value e of Q2_K's and Q3_K's qs (ggml's dequantize_row_q2_K):
+// value 128h + 32s + l is bits 2s..2s+1 of qs[32h + l].
+int TwoBits(const uint8_t* qs, int e) { return (qs[32 * (e / 128) + e % 32] >> (2 * (e % 128 / 32))) & 3; }
+
+// Q2_K: 0..3.
 void Decode(const q::BlockQ2_K& b, uint8_t* v) {
-  for (int e = 0; e < 256; ++e) v[e] = (b.qs[32 * (e / 128) + e % 32] >> (2 * (e % 128 / 32))) & 3;
+  for (int e = 0; e < 256; ++e) v[e] = static_cast<uint8_t>(TwoBits(b.qs, e));
 }
 // Q3_K: 0..7, Q2_K's two bits plus bit 2 from hmask (bit 4h + s of
 // hmask[l] for value 128h + 32s + l); the weight is d·sc·(v - 4).
 void Decode(const q::BlockQ3_K& b, uint8_t* v) {
   for (int e = 0; e < 256; ++e) {
-    const int low = (b.qs[32 * (e / 128) + e % 32] >> (2 * (e % 128 / 32))) & 3;
     const int high = (b.hmask[e % 32] >> (e / 32)) & 1;
-    v[e] = static_cast<uint8_t>(low | high << 2);
+    v[e] = static_cast<uint8_t>(TwoBits(b.qs, e) | high << 2);
   }
 }
 // Q4_K: 0..15; per 64 values, 32 bytes: low nibbles, then high ones.
