@@ -102,7 +102,7 @@ QMatMulKernels Avx512QMatMulKernels(DType type);  // needs AVX512-VNNI on top of
 QPackWeightsFn Avx512QPackWeights(DType type);    // qgemm_avx512.cpp: any integer-path type
 QGemmKernel Avx512QGemmKernel();
 // Kernels for weights packed 16 rows at a time (packed_avx512.cpp; see
-// ops/packed_weights.h): Q4_0, Q8_0, Q4_K, Q5_K and Q6_K.
+// ops/packed_weights.h): Q4_0, Q8_0 and Q2_K-Q6_K.
 QMatMulKernels Avx512PackedQMatMulKernels(DType type);
 
 // The scalar reference (any type with a QTypeInfo; any number of rows).

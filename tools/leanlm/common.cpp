@@ -27,7 +27,7 @@ void ModelFlags::Register(ArgParser& args) {
 
 void RegisterPackFlag(ArgParser& args, bool* no_pack) {
   args.AddFlag("--no-pack", no_pack,
-               "keep the file's weight layout (default: Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights are re-laid in memory, 16 "
+               "keep the file's weight layout (default: Q4_0, Q8_0 and Q2_K-Q6_K weights are re-laid in memory, 16 "
                "rows interleaved, for the AVX-512 VNNI decode kernels)");
 }
 
